@@ -1,0 +1,98 @@
+//! Start-up and serving. [`prepare`] validates, migrates and bootstraps;
+//! [`run`] serves one listener until the shutdown future completes. Tests
+//! call both with a port-0 listener.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use secrecy::ExposeSecret as _;
+use tokio::net::TcpListener;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::email::Email;
+use crate::mail::Mailer;
+use crate::service;
+use crate::state::AppState;
+
+/// Builds the state, applies migrations (unless `MIGRATE_ON_START=false`)
+/// and creates the first superuser.
+pub async fn prepare(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    mailer: Arc<dyn Mailer>,
+) -> anyhow::Result<AppState> {
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    if config.migrate_on_start {
+        let applied = crate::db::migrate::run_pending(&config.database_url).await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "migrations applied");
+        }
+    }
+    let state = AppState::new(config, clock, mailer).await?;
+    bootstrap(&state).await?;
+    Ok(state)
+}
+
+/// Creates the configured first superuser when absent.
+pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
+    let config = &state.config;
+    let email = Email::parse(&config.first_superuser_email)
+        .map_err(|e| anyhow::anyhow!("FIRST_SUPERUSER_EMAIL: {e}"))?;
+    let password = config.first_superuser_password.expose_secret();
+    crate::domain::password::check_new_password(password, true)
+        .map_err(|e| anyhow::anyhow!("FIRST_SUPERUSER_PASSWORD: {e}"))?;
+    let created = service::auth::bootstrap_superuser(state, email, password.to_owned().into())
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the first superuser: {e:?}"))?;
+    if created {
+        tracing::info!(email = %config.first_superuser_email, "first superuser created");
+    }
+    Ok(())
+}
+
+/// Serves gRPC, grpc-web and REST on `listener` until `shutdown` completes,
+/// then lets in-flight requests finish.
+pub async fn run(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let router = crate::http::router(state)?;
+    tracing::info!(address = %listener.local_addr()?, "serving gRPC, grpc-web and REST");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,91 @@
+//! Password hashing with bcrypt on a bounded blocking pool.
+//!
+//! Hashing is slow on purpose, so it never runs on the async threads, and at
+//! most one hash per core runs at once: a login flood queues here instead of
+//! starving every other request. Verification of an unknown or password-less
+//! account runs against a dummy hash, so every login costs the same.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use secrecy::{ExposeSecret as _, SecretString};
+use tokio::sync::Semaphore;
+
+/// Hashes and verifies passwords.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    cost: u32,
+    permits: Arc<Semaphore>,
+    dummy_hash: Arc<str>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher").field("cost", &self.cost).finish()
+    }
+}
+
+impl PasswordHasher {
+    /// A hasher of the given bcrypt cost; computes its dummy hash once.
+    pub async fn new(cost: u32) -> anyhow::Result<Self> {
+        let slots = std::thread::available_parallelism().map_or(2, usize::from);
+        let permits = Arc::new(Semaphore::new(slots));
+        let dummy = run_blocking(&permits, move || {
+            bcrypt::hash("identityd-dummy-password-for-timing", cost).context("dummy hash")
+        })
+        .await?;
+        Ok(Self {
+            cost,
+            permits,
+            dummy_hash: dummy.into(),
+        })
+    }
+
+    /// A new bcrypt (`$2b$`) hash of `password`.
+    pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
+        let cost = self.cost;
+        run_blocking(&self.permits, move || {
+            bcrypt::hash(password.expose_secret(), cost).context("bcrypt hash")
+        })
+        .await
+    }
+
+    /// Whether `password` matches `hash`. With no hash, a dummy verification
+    /// runs anyway and the answer is false.
+    pub async fn verify(&self, password: SecretString, hash: Option<&str>) -> anyhow::Result<bool> {
+        let (hash, real) = match hash {
+            Some(h) => (Arc::<str>::from(h), true),
+            None => (self.dummy_hash.clone(), false),
+        };
+        let matched = run_blocking(&self.permits, move || {
+            // A malformed stored hash is a mismatch, not a server error.
+            Ok(bcrypt::verify(password.expose_secret(), &hash).unwrap_or(false))
+        })
+        .await?;
+        Ok(real && matched)
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(
+    permits: &Semaphore,
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let _permit = permits.acquire().await.context("hasher pool closed")?;
+    tokio::task::spawn_blocking(work).await.context("hasher task")?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_missing_hash_never_matches() {
+        let hasher = PasswordHasher::new(4).await.unwrap();
+        let hash = hasher.hash("Secret-Pass-123".to_owned().into()).await.unwrap();
+        assert!(hash.starts_with("$2b$04$"));
+        assert!(hasher.verify("Secret-Pass-123".to_owned().into(), Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("wrong".to_owned().into(), Some(&hash)).await.unwrap());
+        assert!(!hasher.verify("identityd-dummy-password-for-timing".to_owned().into(), None).await.unwrap());
+        assert!(!hasher.verify("x".to_owned().into(), Some("not-a-hash")).await.unwrap());
+    }
+}

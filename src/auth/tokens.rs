@@ -1,0 +1,209 @@
+//! First-party JWTs (contract section 2.1.1): HMAC-signed access and refresh
+//! tokens, both bound to a session (`sid`). Expiry is checked here against
+//! the injected clock, with no leeway; signature and shape by jsonwebtoken.
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::config::JwtAlgorithm;
+use crate::db::types::{Id, Timestamp};
+
+/// `type` claim of access tokens.
+pub const ACCESS: &str = "access";
+/// `type` claim of refresh tokens.
+pub const REFRESH: &str = "refresh";
+
+/// Signs and verifies first-party tokens.
+#[derive(Clone)]
+pub struct TokenKeys {
+    algorithm: Algorithm,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys").field("algorithm", &self.algorithm).finish()
+    }
+}
+
+/// What an access token says about its holder.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessClaims<'a> {
+    /// User id.
+    pub sub: String,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// Issue time, Unix seconds.
+    pub iat: i64,
+    /// Random UUIDv4.
+    pub jti: String,
+    /// Always `access`.
+    #[serde(rename = "type")]
+    pub token_type: &'a str,
+    /// Session id.
+    pub sid: String,
+    /// Informational.
+    pub is_superuser: bool,
+    /// Informational.
+    pub email: &'a str,
+    /// Informational.
+    pub first_name: &'a str,
+}
+
+/// A refresh token's claims.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshClaims<'a> {
+    /// User id.
+    pub sub: String,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// Issue time, Unix seconds.
+    pub iat: i64,
+    /// Random UUIDv4, recorded on the session.
+    pub jti: String,
+    /// Always `refresh`.
+    #[serde(rename = "type")]
+    pub token_type: &'a str,
+    /// Session id.
+    pub sid: String,
+}
+
+/// The verified claims of any first-party token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// User id.
+    pub user_id: Id,
+    /// Session id.
+    pub session_id: Id,
+    /// Token id.
+    pub jti: String,
+    /// `access` or `refresh` (or anything else a forger with the key wrote).
+    pub token_type: String,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+}
+
+impl Verified {
+    /// `exp` is in the past (no leeway).
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.exp <= now.unix_seconds()
+    }
+}
+
+#[derive(Deserialize)]
+struct RawClaims {
+    sub: String,
+    exp: serde_json::Number,
+    iat: serde_json::Number,
+    jti: String,
+    #[serde(rename = "type")]
+    token_type: String,
+    sid: String,
+    #[serde(default)]
+    aud: Option<serde_json::Value>,
+}
+
+/// The token cannot be verified at all (bad signature, shape or algorithm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("token could not be verified")]
+pub struct Unverifiable;
+
+impl TokenKeys {
+    /// Keys from `SECRET_KEY` (its UTF-8 bytes) and `ALGORITHM`.
+    pub fn new(secret: &SecretString, algorithm: JwtAlgorithm) -> Self {
+        let key = secret.expose_secret().as_bytes();
+        Self {
+            algorithm: match algorithm {
+                JwtAlgorithm::Hs256 => Algorithm::HS256,
+                JwtAlgorithm::Hs384 => Algorithm::HS384,
+                JwtAlgorithm::Hs512 => Algorithm::HS512,
+            },
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
+        }
+    }
+
+    /// Signs claims (header `{"alg": ALGORITHM, "typ": "JWT"}`, no `kid`).
+    pub fn sign<C: Serialize>(&self, claims: &C) -> anyhow::Result<String> {
+        Ok(jsonwebtoken::encode(&Header::new(self.algorithm), claims, &self.encoding)?)
+    }
+
+    /// Verifies signature, algorithm and claim shape; `exp` is NOT checked here.
+    pub fn verify(&self, token: &str) -> Result<Verified, Unverifiable> {
+        let mut validation = Validation::new(self.algorithm);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let data = jsonwebtoken::decode::<RawClaims>(token, &self.decoding, &validation)
+            .map_err(|_| Unverifiable)?;
+        let claims = data.claims;
+        if claims.aud.is_some() || claims.iat.as_f64().is_none() {
+            return Err(Unverifiable);
+        }
+        let exp = claims.exp.as_f64().ok_or(Unverifiable)?;
+        let user_id = uuid::Uuid::parse_str(&claims.sub).map_err(|_| Unverifiable)?;
+        let session_id = uuid::Uuid::parse_str(&claims.sid).map_err(|_| Unverifiable)?;
+        #[expect(clippy::cast_possible_truncation, reason = "exp is a Unix time in seconds")]
+        let exp = exp.floor() as i64;
+        Ok(Verified {
+            user_id: Id(user_id),
+            session_id: Id(session_id),
+            jti: claims.jti,
+            token_type: claims.token_type,
+            exp,
+        })
+    }
+}
+
+/// A new random token id.
+pub fn new_jti() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&"k".repeat(32).into(), JwtAlgorithm::Hs256)
+    }
+
+    fn refresh(sid: Id) -> RefreshClaims<'static> {
+        RefreshClaims {
+            sub: Id::new_random().to_string(),
+            exp: 2_000_000_000,
+            iat: 1_000,
+            jti: new_jti(),
+            token_type: REFRESH,
+            sid: sid.to_string(),
+        }
+    }
+
+    #[test]
+    fn sign_then_verify_round_trips() {
+        let sid = Id::new_random();
+        let token = keys().sign(&refresh(sid)).unwrap();
+        let v = keys().verify(&token).unwrap();
+        assert_eq!(v.session_id, sid);
+        assert_eq!(v.token_type, "refresh");
+        assert_eq!(v.exp, 2_000_000_000);
+    }
+
+    #[test]
+    fn tampered_other_key_other_alg_and_aud_are_unverifiable() {
+        let token = keys().sign(&refresh(Id::new_random())).unwrap();
+        let mut tampered = token.clone();
+        tampered.push('x');
+        assert_eq!(keys().verify(&tampered), Err(Unverifiable));
+        let other = TokenKeys::new(&"o".repeat(32).into(), JwtAlgorithm::Hs256);
+        assert_eq!(other.verify(&token), Err(Unverifiable));
+        let hs512 = TokenKeys::new(&"k".repeat(32).into(), JwtAlgorithm::Hs512);
+        assert_eq!(hs512.verify(&token), Err(Unverifiable));
+        let with_aud = serde_json::json!({"sub": Id::new_random().to_string(), "exp": 2e9, "iat": 1,
+            "jti": "j", "type": "access", "sid": Id::new_random().to_string(), "aud": "x"});
+        assert_eq!(keys().verify(&keys().sign(&with_aud).unwrap()), Err(Unverifiable));
+        assert_eq!(keys().verify("not.a.jwt"), Err(Unverifiable));
+    }
+}

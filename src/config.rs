@@ -1,0 +1,483 @@
+//! Configuration: one typed struct read once from the environment (names and
+//! defaults of the contract's section 4), validated before anything is served.
+//! Tests build it in code with [`Config::from_lookup`] and never read `.env`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::db::DatabaseUrl;
+use crate::domain::client_ip::TrustedProxies;
+
+/// The built-in development secret; refused when `ENVIRONMENT=production`.
+pub const DEV_SECRET_KEY: &str = "dev_only_insecure_key_change_in_production_32chars_min";
+const DEFAULT_SUPERUSER_EMAIL: &str = "admin@example.com";
+const DEFAULT_SUPERUSER_PASSWORD: &str = "AdminPassword123!";
+const WEAK_BOOTSTRAP_PASSWORDS: [&str; 4] =
+    ["AdminPassword123!", "AdminPass1234!", "Admin123!", "Demo123!"];
+
+/// HMAC algorithm of first-party JWTs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    /// HMAC-SHA256.
+    Hs256,
+    /// HMAC-SHA384.
+    Hs384,
+    /// HMAC-SHA512.
+    Hs512,
+}
+
+/// Where emails go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailBackend {
+    /// Logged, not delivered.
+    Console,
+    /// Delivered over SMTP.
+    Smtp,
+}
+
+/// SMTP settings for `EMAIL_BACKEND=smtp`.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// Server host.
+    pub host: Option<String>,
+    /// Server port.
+    pub port: u16,
+    /// Login name.
+    pub username: Option<String>,
+    /// Login password.
+    pub password: Option<SecretString>,
+    /// Upgrade with STARTTLS (true) or connect in plain text (false).
+    pub starttls: bool,
+}
+
+/// Every setting of the service.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Service name (`PROJECT_NAME`).
+    pub project_name: String,
+    /// Reported version (`VERSION`).
+    pub version: String,
+    /// API prefix (`API_V1_STR`), e.g. `/api/v1`.
+    pub api_prefix: String,
+    /// `ENVIRONMENT`; `production` turns on HSTS and strict start-up checks.
+    pub environment: String,
+    /// Listen address (`BIND_ADDRESS`).
+    pub bind_address: SocketAddr,
+    /// Log filter (`LOG_LEVEL`).
+    pub log_level: String,
+    /// `DEMO_MODE`.
+    pub demo_mode: bool,
+    /// The database (`DATABASE_URL` or `POSTGRES_*`).
+    pub database_url: DatabaseUrl,
+    /// Apply pending migrations at start-up (`MIGRATE_ON_START`).
+    pub migrate_on_start: bool,
+    /// Connections kept (`DB_POOL_SIZE`).
+    pub db_pool_size: usize,
+    /// Extra connections allowed (`DB_MAX_OVERFLOW`).
+    pub db_max_overflow: usize,
+    /// Wait for a connection before 503 (`DB_POOL_TIMEOUT`, seconds).
+    pub db_pool_timeout: Duration,
+    /// HMAC key of first-party tokens and root of derived keys (`SECRET_KEY`).
+    pub secret_key: SecretString,
+    /// `ALGORITHM`.
+    pub algorithm: JwtAlgorithm,
+    /// `ACCESS_TOKEN_EXPIRE_MINUTES`.
+    pub access_token_expire_minutes: i64,
+    /// `REFRESH_TOKEN_EXPIRE_DAYS`: sliding session lifetime.
+    pub refresh_token_expire_days: i64,
+    /// `SESSION_ABSOLUTE_LIFETIME_DAYS`: maximum age of a session.
+    pub session_absolute_lifetime_days: i64,
+    /// `BCRYPT_COST` (4..=31).
+    pub bcrypt_cost: u32,
+    /// `PASSWORD_RESET_EXPIRE_MINUTES`.
+    pub password_reset_expire_minutes: i64,
+    /// `FRONTEND_URL`: base of reset links.
+    pub frontend_url: String,
+    /// `BACKEND_CORS_ORIGINS`: exact origins allowed by CORS.
+    pub cors_origins: Vec<String>,
+    /// `TRUSTED_PROXIES`: peers whose forwarding headers are believed.
+    pub trusted_proxies: TrustedProxies,
+    /// `MAX_REQUEST_BODY_BYTES`.
+    pub max_request_body_bytes: usize,
+    /// `RATELIMIT_ENABLED`.
+    pub ratelimit_enabled: bool,
+    /// `RATELIMIT_MULTIPLIER` (>= 1).
+    pub ratelimit_multiplier: u32,
+    /// `REDIS_URL`.
+    pub redis_url: Option<String>,
+    /// `EMAIL_BACKEND`.
+    pub email_backend: EmailBackend,
+    /// `EMAIL_FROM`.
+    pub email_from: String,
+    /// `SMTP_*`.
+    pub smtp: SmtpConfig,
+    /// `FIRST_SUPERUSER_EMAIL` (development default `admin@example.com`).
+    pub first_superuser_email: String,
+    /// `FIRST_SUPERUSER_PASSWORD` (development default provided).
+    pub first_superuser_password: SecretString,
+}
+
+/// A setting that cannot be used; names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Reader<'_> {
+    fn raw(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => parse_bool(&v).ok_or_else(|| invalid(name, "expected a boolean")),
+        }
+    }
+
+    fn int<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
+        &self,
+        name: &'static str,
+        default: T,
+        min: T,
+        max: T,
+    ) -> Result<T, ConfigError> {
+        let value = match self.raw(name) {
+            None => default,
+            Some(v) => v
+                .trim()
+                .parse::<T>()
+                .map_err(|_| invalid(name, "expected an integer"))?,
+        };
+        if value < min || value > max {
+            return Err(invalid(name, format!("must be between {min} and {max}")));
+        }
+        Ok(value)
+    }
+
+    fn list(&self, name: &'static str, default: &[&str]) -> Result<Vec<String>, ConfigError> {
+        let Some(raw) = self.raw(name) else {
+            return Ok(default.iter().map(|s| (*s).to_owned()).collect());
+        };
+        let raw = raw.trim();
+        if raw.starts_with('[') {
+            serde_json::from_str::<Vec<String>>(raw)
+                .map_err(|_| invalid(name, "expected a JSON array of strings"))
+        } else {
+            Ok(raw
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect())
+        }
+    }
+}
+
+/// Booleans as the contract accepts them (section 1.7).
+pub fn parse_bool(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
+        "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+impl Config {
+    /// Reads the process environment (after loading `.env` when present).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is the normal case; the environment wins over it.
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (tests pass a map) and validates them.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let r = Reader { lookup };
+        let environment = r.string("ENVIRONMENT", "development");
+        let production = environment == "production";
+
+        let secret = r.string("SECRET_KEY", DEV_SECRET_KEY);
+        if secret.chars().count() < 32 {
+            return Err(invalid("SECRET_KEY", "must be at least 32 characters"));
+        }
+        if production && (secret == DEV_SECRET_KEY || secret.starts_with("your_secret_key_here")) {
+            return Err(invalid(
+                "SECRET_KEY",
+                "the built-in development key cannot be used in production",
+            ));
+        }
+        let algorithm = match r.string("ALGORITHM", "HS256").as_str() {
+            "HS256" => JwtAlgorithm::Hs256,
+            "HS384" => JwtAlgorithm::Hs384,
+            "HS512" => JwtAlgorithm::Hs512,
+            _ => return Err(invalid("ALGORITHM", "must be HS256, HS384 or HS512")),
+        };
+
+        let database_url = database_url(&r)?;
+        let bind = r.string("BIND_ADDRESS", "127.0.0.1:8000");
+        let bind_address = bind
+            .parse()
+            .map_err(|_| invalid("BIND_ADDRESS", "expected host:port, e.g. 127.0.0.1:8000"))?;
+
+        let api_prefix = r.string("API_V1_STR", "/api/v1");
+        if !api_prefix.starts_with('/') || api_prefix.ends_with('/') {
+            return Err(invalid(
+                "API_V1_STR",
+                "must start with '/' and not end with '/'",
+            ));
+        }
+
+        let trusted_proxies = TrustedProxies::parse(r.list("TRUSTED_PROXIES", &[])?)
+            .map_err(|e| invalid("TRUSTED_PROXIES", e))?;
+
+        let email_backend = match r.string("EMAIL_BACKEND", "console").as_str() {
+            "console" => EmailBackend::Console,
+            "smtp" => EmailBackend::Smtp,
+            _ => return Err(invalid("EMAIL_BACKEND", "must be console or smtp")),
+        };
+        let smtp = SmtpConfig {
+            host: r.raw("SMTP_HOST"),
+            port: r.int("SMTP_PORT", 587, 1, u16::MAX)?,
+            username: r.raw("SMTP_USERNAME"),
+            password: r.raw("SMTP_PASSWORD").map(SecretString::from),
+            starttls: r.bool("SMTP_STARTTLS", true)?,
+        };
+        if email_backend == EmailBackend::Smtp && smtp.host.is_none() {
+            return Err(invalid("SMTP_HOST", "required when EMAIL_BACKEND=smtp"));
+        }
+
+        let (first_superuser_email, first_superuser_password) = bootstrap_credentials(&r, production)?;
+
+        let pool_timeout: u64 = first_of(&r, "DB_POOL_TIMEOUT", "db_pool_timeout", 30, 1, 3600)?;
+        Ok(Self {
+            project_name: r.string("PROJECT_NAME", "identityd"),
+            version: r.string("VERSION", "1.0.0"),
+            api_prefix,
+            environment,
+            bind_address,
+            log_level: r.string("LOG_LEVEL", "info"),
+            demo_mode: r.bool("DEMO_MODE", false)?,
+            database_url,
+            migrate_on_start: r.bool("MIGRATE_ON_START", true)?,
+            db_pool_size: first_of(&r, "DB_POOL_SIZE", "db_pool_size", 20, 1, 1000)?,
+            db_max_overflow: first_of(&r, "DB_MAX_OVERFLOW", "db_max_overflow", 50, 0, 1000)?,
+            db_pool_timeout: Duration::from_secs(pool_timeout),
+            secret_key: SecretString::from(secret),
+            algorithm,
+            access_token_expire_minutes: r.int("ACCESS_TOKEN_EXPIRE_MINUTES", 15, 1, 1440)?,
+            refresh_token_expire_days: r.int("REFRESH_TOKEN_EXPIRE_DAYS", 7, 1, 365)?,
+            session_absolute_lifetime_days: r.int("SESSION_ABSOLUTE_LIFETIME_DAYS", 30, 1, 3650)?,
+            bcrypt_cost: r.int("BCRYPT_COST", 12, 4, 31)?,
+            password_reset_expire_minutes: r.int("PASSWORD_RESET_EXPIRE_MINUTES", 60, 1, 10080)?,
+            frontend_url: r
+                .string("FRONTEND_URL", "http://localhost:3000")
+                .trim_end_matches('/')
+                .to_owned(),
+            cors_origins: r.list("BACKEND_CORS_ORIGINS", &["http://localhost:3000"])?,
+            trusted_proxies,
+            max_request_body_bytes: r.int("MAX_REQUEST_BODY_BYTES", 10_485_760, 1024, 1 << 30)?,
+            ratelimit_enabled: r.bool("RATELIMIT_ENABLED", true)?,
+            ratelimit_multiplier: r.int("RATELIMIT_MULTIPLIER", 1, 1, 1_000_000)?,
+            redis_url: r.raw("REDIS_URL"),
+            email_backend,
+            email_from: r.string("EMAIL_FROM", "noreply@localhost"),
+            smtp,
+            first_superuser_email,
+            first_superuser_password,
+        })
+    }
+
+    /// `ENVIRONMENT=production`.
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
+    }
+
+    /// Warnings worth logging loudly at start-up (development defaults in use).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.secret_key.expose_secret() == DEV_SECRET_KEY {
+            warnings.push(
+                "SECRET_KEY is the built-in development key: tokens can be forged. \
+                 Set SECRET_KEY before exposing this service."
+                    .to_owned(),
+            );
+        }
+        if self.first_superuser_email == DEFAULT_SUPERUSER_EMAIL {
+            warnings.push(format!(
+                "FIRST_SUPERUSER_EMAIL/PASSWORD not set: bootstrap superuser is \
+                 {DEFAULT_SUPERUSER_EMAIL} with the documented default password"
+            ));
+        }
+        if self.is_production() && self.email_backend == EmailBackend::Console {
+            warnings.push("EMAIL_BACKEND=console in production: emails are not delivered".to_owned());
+        }
+        warnings
+    }
+}
+
+fn first_of<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
+    r: &Reader<'_>,
+    name: &'static str,
+    alias: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    if r.raw(name).is_none() && r.raw(alias).is_some() {
+        r.int(alias, default, min, max)
+    } else {
+        r.int(name, default, min, max)
+    }
+}
+
+fn database_url(r: &Reader<'_>) -> Result<DatabaseUrl, ConfigError> {
+    if let Some(url) = r.raw("DATABASE_URL") {
+        return DatabaseUrl::parse(url.trim()).map_err(|e| invalid("DATABASE_URL", e));
+    }
+    let pg_names = [
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_HOST",
+        "POSTGRES_PORT",
+        "POSTGRES_DB",
+    ];
+    if pg_names.iter().any(|n| r.raw(n).is_some()) {
+        let url = format!(
+            "postgres://{}:{}@{}:{}/{}",
+            percent(&r.string("POSTGRES_USER", "postgres")),
+            percent(&r.string("POSTGRES_PASSWORD", "postgres")),
+            r.string("POSTGRES_HOST", "localhost"),
+            r.int::<u16>("POSTGRES_PORT", 5432, 1, u16::MAX)?,
+            r.string("POSTGRES_DB", "app"),
+        );
+        return Ok(DatabaseUrl::Postgres(url));
+    }
+    Ok(DatabaseUrl::Sqlite("./data/identityd.db".to_owned()))
+}
+
+fn percent(raw: &str) -> String {
+    percent_encoding::utf8_percent_encode(raw, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn bootstrap_credentials(
+    r: &Reader<'_>,
+    production: bool,
+) -> Result<(String, SecretString), ConfigError> {
+    let email = r.raw("FIRST_SUPERUSER_EMAIL");
+    let password = r.raw("FIRST_SUPERUSER_PASSWORD");
+    if production {
+        let email = email.ok_or_else(|| invalid("FIRST_SUPERUSER_EMAIL", "required in production"))?;
+        if crate::domain::email::normalize_email(&email) == DEFAULT_SUPERUSER_EMAIL {
+            return Err(invalid(
+                "FIRST_SUPERUSER_EMAIL",
+                "the default admin@example.com cannot be used in production",
+            ));
+        }
+        let password =
+            password.ok_or_else(|| invalid("FIRST_SUPERUSER_PASSWORD", "required in production"))?;
+        if WEAK_BOOTSTRAP_PASSWORDS.contains(&password.as_str()) {
+            return Err(invalid("FIRST_SUPERUSER_PASSWORD", "a published default password"));
+        }
+        crate::domain::password::check_new_password(&password, true)
+            .map_err(|e| invalid("FIRST_SUPERUSER_PASSWORD", e))?;
+        return Ok((email, SecretString::from(password)));
+    }
+    Ok((
+        email.unwrap_or_else(|| DEFAULT_SUPERUSER_EMAIL.to_owned()),
+        SecretString::from(password.unwrap_or_else(|| DEFAULT_SUPERUSER_PASSWORD.to_owned())),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(&move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_start_for_development_with_warnings() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, DatabaseUrl::Sqlite("./data/identityd.db".into()));
+        assert_eq!(c.api_prefix, "/api/v1");
+        assert_eq!(c.bcrypt_cost, 12);
+        assert_eq!(c.max_request_body_bytes, 10 * 1024 * 1024);
+        assert_eq!(c.warnings().len(), 2);
+    }
+
+    #[test]
+    fn production_refuses_unsafe_defaults() {
+        let err = config(&[("ENVIRONMENT", "production")]).unwrap_err();
+        assert_eq!(err.variable, "SECRET_KEY");
+        let strong = [
+            ("ENVIRONMENT", "production"),
+            ("SECRET_KEY", "a-real-secret-that-is-long-enough-1234567"),
+        ];
+        let err = config(&strong).unwrap_err();
+        assert_eq!(err.variable, "FIRST_SUPERUSER_EMAIL");
+        let mut with_default_email = strong.to_vec();
+        with_default_email.push(("FIRST_SUPERUSER_EMAIL", " Admin@Example.com "));
+        assert_eq!(config(&with_default_email).unwrap_err().variable, "FIRST_SUPERUSER_EMAIL");
+        let mut weak = strong.to_vec();
+        weak.push(("FIRST_SUPERUSER_EMAIL", "root@corp.test"));
+        weak.push(("FIRST_SUPERUSER_PASSWORD", "AdminPassword123!"));
+        assert_eq!(config(&weak).unwrap_err().variable, "FIRST_SUPERUSER_PASSWORD");
+        let mut good = strong.to_vec();
+        good.push(("FIRST_SUPERUSER_EMAIL", "root@corp.test"));
+        good.push(("FIRST_SUPERUSER_PASSWORD", "Corr3ct-Horse-Battery!"));
+        assert!(config(&good).is_ok());
+    }
+
+    #[test]
+    fn short_secret_and_bad_values_are_refused() {
+        assert_eq!(config(&[("SECRET_KEY", "short")]).unwrap_err().variable, "SECRET_KEY");
+        assert_eq!(config(&[("BCRYPT_COST", "3")]).unwrap_err().variable, "BCRYPT_COST");
+        assert_eq!(config(&[("ALGORITHM", "RS256")]).unwrap_err().variable, "ALGORITHM");
+        assert_eq!(config(&[("RATELIMIT_ENABLED", "maybe")]).unwrap_err().variable, "RATELIMIT_ENABLED");
+        assert_eq!(config(&[("TRUSTED_PROXIES", "not-an-ip")]).unwrap_err().variable, "TRUSTED_PROXIES");
+    }
+
+    #[test]
+    fn lists_accept_json_and_commas_and_postgres_parts_build_a_url() {
+        let c = config(&[
+            ("BACKEND_CORS_ORIGINS", "[\"https://a.test\",\"https://b.test\"]"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
+            ("POSTGRES_HOST", "db"),
+        ])
+        .unwrap();
+        assert_eq!(c.cors_origins, vec!["https://a.test", "https://b.test"]);
+        assert_eq!(c.database_url, DatabaseUrl::Postgres("postgres://postgres:postgres@db:5432/app".into()));
+        let c = config(&[("db_pool_size", "7"), ("RATELIMIT_ENABLED", "off")]).unwrap();
+        assert_eq!(c.db_pool_size, 7);
+        assert!(!c.ratelimit_enabled);
+    }
+}

@@ -1,0 +1,388 @@
+//! Errors: the contract's code table and the service error type.
+//!
+//! [`Code`] is the one table mapping each envelope code to its `tonic::Code`
+//! and HTTP status. [`Error`] has one variant per cause; each knows its code,
+//! message and field. There are two exits: into a `tonic::Status` (carrying
+//! `google.rpc.ErrorInfo` with reason = envelope code, and `BadRequest` field
+//! violations) here, and from that status into the REST envelope in
+//! `http::envelope`. Internal errors are logged once, at the exit.
+
+use std::collections::HashMap;
+
+use http::StatusCode;
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+use crate::db::DbError;
+
+/// Domain of every `google.rpc.ErrorInfo` we emit.
+pub const ERROR_DOMAIN: &str = "identityd";
+/// ErrorInfo metadata key holding the field of a non-validation error.
+pub const META_FIELD: &str = "field";
+/// ErrorInfo metadata key holding the REST `WWW-Authenticate` challenge.
+pub const META_CHALLENGE: &str = "www_authenticate";
+
+/// An error code of the contract (section 1.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// AUTH_001 as 401: bad login credentials.
+    InvalidCredentials,
+    /// AUTH_001 as 403: wrong current password on password change.
+    WrongCurrentPassword,
+    /// AUTH_002.
+    TokenExpired,
+    /// AUTH_003.
+    TokenInvalid,
+    /// AUTH_004.
+    InsufficientPermissions,
+    /// AUTH_005.
+    UserInactive,
+    /// AUTH_006.
+    AuthenticationRequired,
+    /// AUTH_007.
+    OperationForbidden,
+    /// AUTH_008.
+    ExternalAuthFailed,
+    /// USER_002.
+    UserAlreadyExists,
+    /// VAL_001.
+    Validation,
+    /// VAL_006.
+    InvalidInput,
+    /// VAL_007.
+    PayloadTooLarge,
+    /// ORG_001.
+    LastOwner,
+    /// SYS_001.
+    Internal,
+    /// SYS_002.
+    NotFound,
+    /// SYS_003.
+    MethodNotAllowed,
+    /// SYS_004.
+    RateLimited,
+    /// SYS_005.
+    AlreadyExists,
+    /// SYS_006.
+    Unavailable,
+}
+
+/// (code, envelope code, gRPC code, HTTP status): the single mapping table.
+const TABLE: &[(Code, &str, tonic::Code, u16)] = &[
+    (Code::InvalidCredentials, "AUTH_001", tonic::Code::Unauthenticated, 401),
+    (Code::WrongCurrentPassword, "AUTH_001", tonic::Code::PermissionDenied, 403),
+    (Code::TokenExpired, "AUTH_002", tonic::Code::Unauthenticated, 401),
+    (Code::TokenInvalid, "AUTH_003", tonic::Code::Unauthenticated, 401),
+    (Code::InsufficientPermissions, "AUTH_004", tonic::Code::PermissionDenied, 403),
+    (Code::UserInactive, "AUTH_005", tonic::Code::Unauthenticated, 401),
+    (Code::AuthenticationRequired, "AUTH_006", tonic::Code::Unauthenticated, 401),
+    (Code::OperationForbidden, "AUTH_007", tonic::Code::PermissionDenied, 403),
+    (Code::ExternalAuthFailed, "AUTH_008", tonic::Code::Unauthenticated, 401),
+    (Code::UserAlreadyExists, "USER_002", tonic::Code::AlreadyExists, 409),
+    (Code::Validation, "VAL_001", tonic::Code::InvalidArgument, 422),
+    (Code::InvalidInput, "VAL_006", tonic::Code::InvalidArgument, 400),
+    (Code::PayloadTooLarge, "VAL_007", tonic::Code::ResourceExhausted, 413),
+    (Code::LastOwner, "ORG_001", tonic::Code::FailedPrecondition, 409),
+    (Code::Internal, "SYS_001", tonic::Code::Internal, 500),
+    (Code::NotFound, "SYS_002", tonic::Code::NotFound, 404),
+    (Code::MethodNotAllowed, "SYS_003", tonic::Code::Unimplemented, 405),
+    (Code::RateLimited, "SYS_004", tonic::Code::ResourceExhausted, 429),
+    (Code::AlreadyExists, "SYS_005", tonic::Code::AlreadyExists, 409),
+    (Code::Unavailable, "SYS_006", tonic::Code::Unavailable, 503),
+];
+
+impl Code {
+    fn row(self) -> (&'static str, tonic::Code, u16) {
+        TABLE
+            .iter()
+            .find(|(code, ..)| *code == self)
+            .map_or(("SYS_001", tonic::Code::Internal, 500), |(_, e, g, h)| {
+                (*e, *g, *h)
+            })
+    }
+
+    /// The envelope code, e.g. `AUTH_001`.
+    pub fn envelope(self) -> &'static str {
+        self.row().0
+    }
+
+    /// The gRPC status code.
+    pub fn grpc(self) -> tonic::Code {
+        self.row().1
+    }
+
+    /// The HTTP status.
+    pub fn http_status(self) -> StatusCode {
+        StatusCode::from_u16(self.row().2).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// Recovers the code from a status' ErrorInfo reason and gRPC code.
+    pub fn from_parts(reason: &str, grpc: tonic::Code) -> Option<Self> {
+        let mut candidates = TABLE.iter().filter(|(_, e, ..)| *e == reason);
+        let first = candidates.next()?;
+        Some(
+            std::iter::once(first)
+                .chain(candidates)
+                .find(|(_, _, g, _)| *g == grpc)
+                .unwrap_or(first)
+                .0,
+        )
+    }
+
+    /// The code a bare gRPC status (without ErrorInfo) stands for.
+    pub fn from_grpc(grpc: tonic::Code) -> Self {
+        match grpc {
+            tonic::Code::InvalidArgument => Self::Validation,
+            tonic::Code::NotFound => Self::NotFound,
+            tonic::Code::Unimplemented => Self::NotFound,
+            tonic::Code::Unauthenticated => Self::AuthenticationRequired,
+            tonic::Code::PermissionDenied => Self::InsufficientPermissions,
+            tonic::Code::AlreadyExists => Self::AlreadyExists,
+            tonic::Code::ResourceExhausted => Self::RateLimited,
+            tonic::Code::Unavailable => Self::Unavailable,
+            _ => Self::Internal,
+        }
+    }
+}
+
+/// One validation problem: the field path and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Field path (`email`, `user_ids.0`), or `None` for the body as a whole.
+    pub field: Option<String>,
+    /// English description.
+    pub message: String,
+}
+
+/// Collects validation problems so one answer lists all of them.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// No problems yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a problem on `field`.
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: Some(field.to_owned()),
+            message: message.into(),
+        });
+    }
+
+    /// Returns the value of `result`, recording its error on `field`.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.add(field, message);
+                None
+            }
+        }
+    }
+
+    /// A required field: `None` is "Field required".
+    pub fn required<T>(&mut self, field: &str, value: Option<T>) -> Option<T> {
+        if value.is_none() {
+            self.add(field, "Field required");
+        }
+        value
+    }
+
+    /// `Err(Error::Validation)` when anything was recorded.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self.0))
+        }
+    }
+}
+
+/// Everything a service call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No usable `Authorization: Bearer` header.
+    #[error("Not authenticated")]
+    NotAuthenticated,
+    /// A bearer token that cannot be verified at all.
+    #[error("Could not validate credentials")]
+    CredentialsUnverifiable,
+    /// A verified token that is not an access token.
+    #[error("Invalid token type")]
+    WrongTokenType,
+    /// A verified access token past `exp`.
+    #[error("Token expired")]
+    AccessTokenExpired,
+    /// The token's session is ended, unknown or expired.
+    #[error("Session has been revoked or has expired")]
+    SessionEnded,
+    /// The user behind a valid credential is inactive or deleted.
+    #[error("User account is inactive")]
+    UserInactive,
+    /// Password login failed (any reason but an inactive account).
+    #[error("Invalid email or password")]
+    InvalidCredentials,
+    /// Sign-up with an email already held by an account.
+    #[error("A user with this email already exists")]
+    EmailTaken,
+    /// A refresh token that cannot be used (unreadable, wrong type).
+    #[error("Invalid refresh token")]
+    RefreshTokenInvalid,
+    /// A refresh token past `exp`.
+    #[error("Refresh token has expired. Please log in again.")]
+    RefreshTokenExpired,
+    /// The refresh token's session is ended or unknown.
+    #[error("Session has been revoked. Please log in again.")]
+    RefreshSessionRevoked,
+    /// An already-rotated refresh token: the session has been ended.
+    #[error("Refresh token reuse detected. The session has been ended. Please log in again.")]
+    RefreshTokenReused,
+    /// The session is older than its absolute lifetime.
+    #[error("Session has reached its maximum lifetime. Please log in again.")]
+    SessionLifetimeExceeded,
+    /// Any password-reset token problem.
+    #[error("Invalid or expired password reset token")]
+    ResetTokenInvalid,
+    /// Logout with another user's refresh token.
+    #[error("You can only logout your own sessions")]
+    NotYourSession,
+    /// Request validation failed.
+    #[error("Validation error")]
+    Validation(Vec<FieldViolation>),
+    /// The database cannot be reached or no connection is free.
+    #[error("Service temporarily unavailable")]
+    Unavailable(#[source] DbError),
+    /// Anything unexpected; opaque to clients.
+    #[error("An internal error occurred. Please try again later.")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl Error {
+    /// The contract code.
+    pub fn code(&self) -> Code {
+        match self {
+            Self::NotAuthenticated | Self::CredentialsUnverifiable => Code::AuthenticationRequired,
+            Self::WrongTokenType
+            | Self::SessionEnded
+            | Self::RefreshTokenInvalid
+            | Self::RefreshSessionRevoked
+            | Self::RefreshTokenReused => Code::TokenInvalid,
+            Self::AccessTokenExpired | Self::RefreshTokenExpired | Self::SessionLifetimeExceeded => {
+                Code::TokenExpired
+            }
+            Self::UserInactive => Code::UserInactive,
+            Self::InvalidCredentials => Code::InvalidCredentials,
+            Self::EmailTaken => Code::UserAlreadyExists,
+            Self::ResetTokenInvalid => Code::InvalidInput,
+            Self::NotYourSession => Code::InsufficientPermissions,
+            Self::Validation(_) => Code::Validation,
+            Self::Unavailable(_) => Code::Unavailable,
+            Self::Internal(_) => Code::Internal,
+        }
+    }
+
+    fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::EmailTaken => Some("email"),
+            _ => None,
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge of a 401 raised by bearer validation.
+    fn challenge(&self) -> Option<&'static str> {
+        match self {
+            Self::NotAuthenticated => Some("Bearer"),
+            Self::CredentialsUnverifiable
+            | Self::WrongTokenType
+            | Self::AccessTokenExpired
+            | Self::SessionEnded
+            | Self::UserInactive => Some("Bearer error=\"invalid_token\""),
+            _ => None,
+        }
+    }
+
+    /// Wraps an unexpected failure.
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<DbError> for Error {
+    fn from(err: DbError) -> Self {
+        match err {
+            // The one place where a database fact becomes a domain error.
+            DbError::UniqueViolation(ref index) if index == "ix_users_email" => Self::EmailTaken,
+            DbError::Unavailable(_) => Self::Unavailable(err),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(err: Error) -> Self {
+        let code = err.code();
+        match &err {
+            Error::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+            }
+            Error::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+            }
+            _ => {}
+        }
+        let mut metadata = HashMap::new();
+        if let Some(field) = err.field() {
+            metadata.insert(META_FIELD.to_owned(), field.to_owned());
+        }
+        if let Some(challenge) = err.challenge() {
+            metadata.insert(META_CHALLENGE.to_owned(), challenge.to_owned());
+        }
+        let mut details = ErrorDetails::with_error_info(code.envelope(), ERROR_DOMAIN, metadata);
+        if let Error::Validation(violations) = &err {
+            for v in violations {
+                details.add_bad_request_violation(v.field.clone().unwrap_or_default(), &v.message);
+            }
+        }
+        tonic::Status::with_error_details(code.grpc(), err.to_string(), details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_through_reason_and_grpc_code() {
+        for (code, envelope, grpc, http) in TABLE {
+            assert_eq!(Code::from_parts(envelope, *grpc), Some(*code));
+            assert_eq!(code.http_status().as_u16(), *http);
+        }
+        assert_eq!(Code::from_parts("NOPE", tonic::Code::Internal), None);
+    }
+
+    #[test]
+    fn status_carries_error_info_and_violations() {
+        let mut v = Violations::new();
+        v.add("email", "value is not a valid email address");
+        v.add("password", "Password must be at least 12 characters long");
+        let status = tonic::Status::from(v.finish().unwrap_err());
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        let details = status.get_error_details();
+        assert_eq!(details.error_info().unwrap().reason, "VAL_001");
+        let violations = &details.bad_request().unwrap().field_violations;
+        assert_eq!(violations.len(), 2);
+        assert_eq!(violations[1].field, "password");
+    }
+
+    #[test]
+    fn taken_email_maps_from_the_named_index() {
+        let err = Error::from(DbError::UniqueViolation("ix_users_email".into()));
+        assert!(matches!(err, Error::EmailTaken));
+        let status = tonic::Status::from(err);
+        let info = status.get_error_details().error_info().cloned().unwrap();
+        assert_eq!(info.reason, "USER_002");
+        assert_eq!(info.metadata.get(META_FIELD).map(String::as_str), Some("email"));
+    }
+}

@@ -1,0 +1,199 @@
+//! Conversions between protobuf messages and domain values. Validation of
+//! incoming requests happens here (every problem collected, one 422 or one
+//! `InvalidArgument` listing them all), so services get validated input.
+
+use secrecy::SecretString;
+
+use super::pb;
+use crate::db::types::Timestamp;
+use crate::db::users::UserRow;
+use crate::domain::client_ip::ClientIp;
+use crate::domain::device::DeviceInfo;
+use crate::domain::email::{Email, normalize_email};
+use crate::domain::password::check_new_password;
+use crate::domain::profile::{self, check_no_nul};
+use crate::error::{Error, Violations};
+use crate::service::auth::{NewAccount, TokenPair};
+
+/// A domain user as the API returns it.
+pub fn user(row: &UserRow) -> pb::User {
+    pb::User {
+        id: row.id.to_string(),
+        email: row.email.clone(),
+        first_name: row.first_name.clone(),
+        last_name: row.last_name.clone(),
+        phone_number: row.phone_number.clone(),
+        is_active: row.is_active,
+        is_superuser: row.is_superuser,
+        created_at: Some(timestamp(row.created_at)),
+        updated_at: Some(timestamp(row.updated_at)),
+        locale: row.locale.clone(),
+        preferences: row.preferences.as_deref().and_then(json_object),
+    }
+}
+
+/// A token pair as the API returns it.
+pub fn token(pair: &TokenPair) -> pb::Token {
+    pb::Token {
+        access_token: pair.access_token.clone(),
+        refresh_token: pair.refresh_token.clone(),
+        token_type: "bearer".to_owned(),
+        expires_in: i32::try_from(pair.expires_in).unwrap_or(i32::MAX),
+        user: Some(user(&pair.user)),
+    }
+}
+
+/// `{ "success": true, "message": ... }`.
+pub fn message(text: impl Into<String>) -> pb::MessageResponse {
+    pb::MessageResponse {
+        success: true,
+        message: text.into(),
+    }
+}
+
+/// A protobuf timestamp.
+pub fn timestamp(at: Timestamp) -> prost_types::Timestamp {
+    let at = at.as_datetime();
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// Parses stored JSON object text into a `google.protobuf.Struct`.
+fn json_object(text: &str) -> Option<prost_types::Struct> {
+    match serde_json::from_str::<serde_json::Value>(text).ok()? {
+        serde_json::Value::Object(map) => Some(prost_types::Struct {
+            fields: map.into_iter().map(|(k, v)| (k, json_value(v))).collect(),
+        }),
+        _ => None,
+    }
+}
+
+fn json_value(value: serde_json::Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match value {
+        serde_json::Value::Null => Kind::NullValue(0),
+        serde_json::Value::Bool(b) => Kind::BoolValue(b),
+        serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(0.0)),
+        serde_json::Value::String(s) => Kind::StringValue(s),
+        serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.into_iter().map(json_value).collect(),
+        }),
+        serde_json::Value::Object(map) => Kind::StructValue(prost_types::Struct {
+            fields: map.into_iter().map(|(k, v)| (k, json_value(v))).collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+/// Device information of the request that opens a session.
+pub fn device<T>(request: &tonic::Request<T>) -> DeviceInfo {
+    let headers = request.metadata();
+    let ip = request
+        .extensions()
+        .get::<ClientIp>()
+        .map(|ip| ip.0)
+        .or_else(|| request.remote_addr().map(|a| a.ip()));
+    DeviceInfo::from_request(
+        headers.get("user-agent").map(|v| v.as_bytes()),
+        headers.get("x-device-id").map(|v| v.as_bytes()),
+        ip,
+    )
+}
+
+/// A string field bounded in characters and free of NUL.
+fn bounded(v: &mut Violations, field: &str, value: Option<String>, min: usize, max: usize) -> Option<String> {
+    let value = v.required(field, value)?;
+    let chars = value.chars().count();
+    let result = if chars < min {
+        Err(format!("String should have at least {min} character{}", if min == 1 { "" } else { "s" }))
+    } else if chars > max {
+        Err(format!("String should have at most {max} characters"))
+    } else {
+        check_no_nul(&value).map(|()| value)
+    };
+    v.check(field, result)
+}
+
+/// A sign-up (section 2.1.5).
+pub fn new_account(req: pb::RegisterRequest) -> Result<NewAccount, Error> {
+    let mut v = Violations::new();
+    let email = v.required("email", req.email).and_then(|e| v.check("email", Email::parse(&e)));
+    let password = v.required("password", req.password).and_then(|p| {
+        let checked = check_no_nul(&p).and_then(|()| check_new_password(&p, true));
+        v.check("password", checked).map(|()| SecretString::from(p))
+    });
+    let first_name = v
+        .required("first_name", req.first_name)
+        .and_then(|f| v.check("first_name", profile::parse_first_name(&f)));
+    let last_name = v.check("last_name", profile::parse_last_name(req.last_name.as_deref()));
+    let phone = v.check("phone_number", profile::parse_phone_number(req.phone_number.as_deref()));
+    v.finish()?;
+    match (email, password, first_name, last_name, phone) {
+        (Some(email), Some(password), Some(first_name), Some(last_name), Some(phone_number)) => {
+            Ok(NewAccount { email, password, first_name, last_name, phone_number })
+        }
+        _ => Err(Error::internal(anyhow::anyhow!("validation passed with a missing field"))),
+    }
+}
+
+/// Login credentials: (normalised email, password).
+pub fn login(req: pb::LoginRequest) -> Result<(String, SecretString), Error> {
+    let mut v = Violations::new();
+    let email = v.required("email", req.email).and_then(|e| v.check("email", Email::parse(&e)));
+    let password = bounded(&mut v, "password", req.password, 0, 1024);
+    v.finish()?;
+    match (email, password) {
+        (Some(email), Some(password)) => Ok((email.into_inner(), password.into())),
+        _ => Err(Error::internal(anyhow::anyhow!("validation passed with a missing field"))),
+    }
+}
+
+/// OAuth2 password-form credentials (section 2.1.7).
+pub fn login_form(req: pb::LoginFormRequest) -> Result<(String, SecretString), Error> {
+    let mut v = Violations::new();
+    let username = bounded(&mut v, "username", req.username, 0, 320);
+    let password = bounded(&mut v, "password", req.password, 0, 1024);
+    if let Some(grant) = req.grant_type.as_deref() {
+        if grant != "password" {
+            v.add("grant_type", "Input should be 'password'");
+        }
+    }
+    v.finish()?;
+    match (username, password) {
+        (Some(username), Some(password)) => Ok((normalize_email(&username), password.into())),
+        _ => Err(Error::internal(anyhow::anyhow!("validation passed with a missing field"))),
+    }
+}
+
+/// A refresh token for `/auth/refresh` (at most 4096 characters).
+pub fn refresh_token(token: Option<String>, min: usize) -> Result<String, Error> {
+    let mut v = Violations::new();
+    let token = bounded(&mut v, "refresh_token", token, min, 4096);
+    v.finish()?;
+    token.ok_or_else(|| Error::internal(anyhow::anyhow!("validation passed with a missing field")))
+}
+
+/// The email of a password-reset request.
+pub fn reset_email(req: pb::PasswordResetRequest) -> Result<Email, Error> {
+    let mut v = Violations::new();
+    let email = v.required("email", req.email).and_then(|e| v.check("email", Email::parse(&e)));
+    v.finish()?;
+    email.ok_or_else(|| Error::internal(anyhow::anyhow!("validation passed with a missing field")))
+}
+
+/// A password-reset confirmation: (token, new password).
+pub fn reset_confirm(req: pb::PasswordResetConfirmRequest) -> Result<(String, SecretString), Error> {
+    let mut v = Violations::new();
+    let token = bounded(&mut v, "token", req.token, 1, 2048);
+    let password = v.required("new_password", req.new_password).and_then(|p| {
+        let checked = check_no_nul(&p).and_then(|()| check_new_password(&p, true));
+        v.check("new_password", checked).map(|()| SecretString::from(p))
+    });
+    v.finish()?;
+    match (token, password) {
+        (Some(token), Some(password)) => Ok((token, password)),
+        _ => Err(Error::internal(anyhow::anyhow!("validation passed with a missing field"))),
+    }
+}

@@ -1,0 +1,51 @@
+//! gRPC transport: the tonic services (also reached through grpc-web and the
+//! REST transcoder), the authentication layer in front of them, and the
+//! conversions between protobuf and domain types. Generated types stop here.
+
+pub mod authn;
+mod auth_service;
+pub mod convert;
+mod user_service;
+
+use tonic::service::Routes;
+
+use crate::state::AppState;
+
+/// Generated protobuf and tonic code of `identity.v1`.
+pub mod pb {
+    #![expect(clippy::all, clippy::pedantic, missing_docs, reason = "generated code")]
+    tonic::include_proto!("identity.v1");
+
+    /// The encoded descriptor set of every served service, with imports and
+    /// `google.api.http` options (for reflection and the transcoder).
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/identity_descriptor.bin"));
+}
+
+/// Every identity service as tonic routes, without any layer.
+pub fn services(state: &AppState) -> Routes {
+    Routes::new(pb::auth_service_server::AuthServiceServer::new(
+        auth_service::AuthApi::new(state.clone()),
+    ))
+    .add_service(pb::user_service_server::UserServiceServer::new(
+        user_service::UserApi::new(state.clone()),
+    ))
+}
+
+/// gRPC health (`grpc.health.v1`) and reflection (v1 and v1alpha).
+pub fn infrastructure(routes: Routes) -> anyhow::Result<Routes> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    // The process serves every service as long as it runs; `/health` checks
+    // the database for orchestrators.
+    drop(reporter);
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    Ok(routes
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha))
+}

@@ -1,0 +1,125 @@
+//! The one listener's HTTP side: every request (gRPC, grpc-web, REST, health)
+//! enters here, passes the cross-cutting layers, and is dispatched by content
+//! type and path.
+//!
+//! Layers, outermost first: request id, logging and security headers;
+//! panic catching (a 500 envelope that still gets the headers); CORS; the
+//! body limit; client-IP resolution. Then `application/grpc*` goes to the
+//! tonic routes (grpc-web translated first, authentication in front of the
+//! services), `/` and `/health` to their pages, and everything else to the
+//! REST transcoder, which calls the same tonic routes in-process.
+
+mod body_limit;
+mod cors;
+pub mod envelope;
+mod headers;
+mod pages;
+pub mod transcode;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse as _, Response};
+use http::{HeaderValue, Method, StatusCode, header};
+use tower::ServiceExt as _;
+
+use crate::domain::client_ip::{ClientIp, client_ip};
+use crate::error::Code;
+use crate::grpc;
+use crate::state::AppState;
+
+struct Dispatch {
+    state: AppState,
+    grpc: Router,
+    transcoder: transcode::Transcoder,
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> anyhow::Result<Router> {
+    let routes = grpc::infrastructure(grpc::services(&state))?;
+    let grpc_router = routes
+        .prepare()
+        .into_axum_router()
+        .layer(middleware::from_fn_with_state(state.clone(), grpc::authn::authenticate))
+        .layer(tonic_web::GrpcWebLayer::new());
+    let transcoder = transcode::Transcoder::new(
+        grpc::pb::FILE_DESCRIPTOR_SET,
+        &state.config.api_prefix,
+        state.config.max_request_body_bytes,
+        grpc_router.clone(),
+    )?;
+    let dispatch = Arc::new(Dispatch {
+        state: state.clone(),
+        grpc: grpc_router,
+        transcoder,
+    });
+    let settings = Arc::new(headers::Settings::new(&state.config));
+    let cors = Arc::new(cors::Cors::new(&state.config.cors_origins));
+    Ok(Router::new()
+        .fallback(dispatch_request)
+        .with_state(dispatch)
+        .layer(middleware::from_fn_with_state(state.clone(), resolve_client_ip))
+        .layer(middleware::from_fn_with_state(state.config.max_request_body_bytes, body_limit::limit_body))
+        .layer(middleware::from_fn_with_state(cors, cors::cors))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(settings, headers::decorate)))
+}
+
+async fn dispatch_request(State(app): State<Arc<Dispatch>>, request: Request) -> Response {
+    if is_grpc(request.headers()) {
+        return match app.grpc.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+    }
+    let get_like = matches!(*request.method(), Method::GET | Method::HEAD);
+    match request.uri().path() {
+        "/health" if get_like => pages::health(&app.state).await,
+        "/" if get_like => pages::root(&app.state),
+        "/health" | "/" => method_not_allowed("GET, HEAD"),
+        _ => app.transcoder.handle(request).await,
+    }
+}
+
+fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}
+
+/// 405 with the `Allow` header.
+pub(crate) fn method_not_allowed(allow: &str) -> Response {
+    let mut response = envelope::error(Code::MethodNotAllowed, "Method not allowed", None);
+    if let Ok(value) = HeaderValue::from_str(allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
+async fn resolve_client_ip(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if let Some(peer) = peer {
+        let ip = client_ip(peer, request.headers(), &state.config.trusted_proxies);
+        request.extensions_mut().insert(ClientIp(ip));
+    }
+    next.run(request).await
+}
+
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> http::Response<Body> {
+    tracing::error!("request handler panicked");
+    let mut response = envelope::error(
+        Code::Internal,
+        "An internal error occurred. Please try again later.",
+        None,
+    );
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.into_response()
+}

@@ -1,0 +1,204 @@
+//! The generic REST transcoder: `google.api.http` annotations in, JSON out.
+//!
+//! At start-up the route table is read from the embedded descriptor set. Per
+//! request: match the route, build the request message from path, query and
+//! body, frame it, call the tonic routes in-process (the same stack native
+//! gRPC clients reach, authentication layer included), and turn the reply or
+//! the status into the contract's JSON or error envelope.
+
+mod json;
+mod request;
+mod routes;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use prost::Message as _;
+use prost_reflect::{DescriptorPool, DynamicMessage};
+use tower::ServiceExt as _;
+
+use self::request::{DecodeError, decode_request};
+use self::routes::{Resolution, Route, RouteTable};
+use super::{body_limit, envelope, method_not_allowed};
+use crate::error::{Code, FieldViolation};
+
+/// Request headers passed through to the gRPC services.
+const FORWARDED_HEADERS: [&str; 5] = [
+    "authorization",
+    "user-agent",
+    "x-device-id",
+    "x-request-id",
+    "accept-language",
+];
+
+/// Transcodes REST requests into calls of the gRPC routes.
+pub struct Transcoder {
+    table: RouteTable,
+    grpc: Router,
+    /// The body limit, for the 413 message when reading hits it.
+    max_body: usize,
+}
+
+impl Transcoder {
+    /// Reads the HTTP rules of `descriptor_set`; `api_prefix` replaces
+    /// `/api/v1` in every path.
+    pub fn new(
+        descriptor_set: &[u8],
+        api_prefix: &str,
+        max_body: usize,
+        grpc: Router,
+    ) -> anyhow::Result<Self> {
+        let pool = DescriptorPool::decode(descriptor_set)?;
+        Ok(Self {
+            table: RouteTable::from_pool(&pool, api_prefix)?,
+            grpc,
+            max_body,
+        })
+    }
+
+    /// Answers one REST request.
+    pub async fn handle(&self, request: Request<Body>) -> Response {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        match self.table.resolve(&method, &path) {
+            Resolution::NotFound => envelope::error(Code::NotFound, "Not found", None),
+            Resolution::MethodNotAllowed { allow } => {
+                let allow: Vec<&str> = allow.iter().map(Method::as_str).collect();
+                method_not_allowed(&allow.join(", "))
+            }
+            Resolution::RedirectTrailingSlash => redirect_without_slash(&request),
+            Resolution::Found { route, params } => {
+                let head = method == Method::HEAD;
+                let mut response = self.call(route, &params, request).await;
+                if head {
+                    *response.body_mut() = Body::empty();
+                }
+                response
+            }
+        }
+    }
+
+    async fn call(&self, route: &Route, params: &[(String, String)], request: Request<Body>) -> Response {
+        let (parts, body) = request.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) if body_limit::is_limit_error(&err) => {
+                return body_limit::too_large(self.max_body);
+            }
+            Err(_) => {
+                return envelope::error(Code::InvalidInput, "Request body could not be parsed", None);
+            }
+        };
+        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let message = match decode_request(route, params, parts.uri.query(), content_type, &body) {
+            Ok(message) => message,
+            Err(DecodeError::Unparseable) => {
+                return envelope::error(Code::InvalidInput, "Request body could not be parsed", None);
+            }
+            Err(DecodeError::Invalid(problems)) => {
+                let items: Vec<FieldViolation> = problems
+                    .into_iter()
+                    .map(|p| FieldViolation { field: p.field, message: p.message })
+                    .collect();
+                return envelope::errors(Code::Validation, &items);
+            }
+        };
+
+        let mut grpc_request = Request::new(Body::from(frame(&message)));
+        *grpc_request.method_mut() = Method::POST;
+        *grpc_request.uri_mut() = match route.grpc_path.parse() {
+            Ok(uri) => uri,
+            Err(_) => return internal("invalid gRPC path in route table"),
+        };
+        *grpc_request.version_mut() = http::Version::HTTP_2;
+        let headers = grpc_request.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        for name in FORWARDED_HEADERS {
+            for value in parts.headers.get_all(name) {
+                headers.append(name, value.clone());
+            }
+        }
+        *grpc_request.extensions_mut() = parts.extensions;
+
+        let response = match self.grpc.clone().oneshot(grpc_request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        self.reply(route, response).await
+    }
+
+    async fn reply(&self, route: &Route, response: Response) -> Response {
+        let (parts, body) = response.into_parts();
+        if let Some(status) = tonic::Status::from_header_map(&parts.headers) {
+            if status.code() != tonic::Code::Ok {
+                return envelope::from_status(&status);
+            }
+        }
+        let collected = match body.collect().await {
+            Ok(collected) => collected,
+            Err(_) => return internal("reading the gRPC reply failed"),
+        };
+        if let Some(status) = collected.trailers().and_then(tonic::Status::from_header_map) {
+            if status.code() != tonic::Code::Ok {
+                return envelope::from_status(&status);
+            }
+        }
+        let Some(payload) = unframe(collected.to_bytes()) else {
+            return internal("malformed gRPC reply frame");
+        };
+        let message = match DynamicMessage::decode(route.method.output(), payload) {
+            Ok(message) => message,
+            Err(_) => return internal("undecodable gRPC reply"),
+        };
+        if route.success_status == StatusCode::NO_CONTENT {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            return response;
+        }
+        let json = json::encode_response(&message, route.response_body.as_deref());
+        envelope::json_response(route.success_status, &json)
+    }
+}
+
+/// One gRPC length-prefixed message.
+fn frame(message: &DynamicMessage) -> Bytes {
+    let encoded = message.encode_to_vec();
+    let mut buf = BytesMut::with_capacity(encoded.len() + 5);
+    buf.put_u8(0);
+    buf.put_u32(u32::try_from(encoded.len()).unwrap_or(u32::MAX));
+    buf.put_slice(&encoded);
+    buf.freeze()
+}
+
+/// The payload of a single uncompressed gRPC message.
+fn unframe(mut data: Bytes) -> Option<Bytes> {
+    if data.len() < 5 || data[0] != 0 {
+        return None;
+    }
+    data.advance(1);
+    let len = usize::try_from(data.get_u32()).ok()?;
+    (data.len() == len).then_some(data)
+}
+
+fn redirect_without_slash(request: &Request<Body>) -> Response {
+    let path = request.uri().path().trim_end_matches('/');
+    let location = match request.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+fn internal(what: &str) -> Response {
+    tracing::error!(what, "transcoding failed");
+    envelope::error(Code::Internal, "An internal error occurred. Please try again later.", None)
+}

@@ -1,0 +1,810 @@
+//! Request decoding of the REST transcoder: builds the request message of a
+//! route from its path variables, the query string and the body (JSON,
+//! `application/x-www-form-urlencoded` or `multipart/form-data`), collecting
+//! every validation problem with its field path.
+//!
+//! Precedence: path variables are applied last and always win; query
+//! parameters are read only when the body is not the whole message, and never
+//! for names bound by the path or inside the body field. Errors of a body
+//! bound to a field (`body: "thing"`) are reported relative to the body
+//! (`inner.level`, not `thing.inner.level`).
+
+use std::collections::HashSet;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use prost_reflect::{
+    DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage as _, Value as PValue,
+};
+use serde_json::Value as Json;
+
+use super::json::{
+    JsonDecoder, NUL_MESSAGE, enum_error, enum_number, int_from_str, is_wrapper, text_error,
+    timestamp_from_str,
+};
+use super::routes::{BodyFormat, BodySpec, Route};
+
+/// Deepest JSON nesting accepted (deeper is 400 `VAL_006`).
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// One validation problem: the field path (null for the body as a whole) and an
+/// English message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Field path (`limit`, `inner.level`, `tags.0`), or `None` for the whole body.
+    pub field: Option<String>,
+    /// Human-readable message.
+    pub message: String,
+}
+
+impl FieldError {
+    fn body(message: &str) -> Self {
+        FieldError {
+            field: None,
+            message: message.to_owned(),
+        }
+    }
+}
+
+/// Why a request could not be turned into a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// 400 `VAL_006` "Request body could not be parsed": invalid UTF-8 or JSON
+    /// nested deeper than 64 levels.
+    #[error("Request body could not be parsed")]
+    Unparseable,
+    /// 422 `VAL_001`, one item per problem.
+    #[error("request validation failed ({} problems)", .0.len())]
+    Invalid(Vec<FieldError>),
+}
+
+/// Builds the request message of `route` from path params, the raw query
+/// string and the body.
+pub fn decode_request(
+    route: &Route,
+    params: &[(String, String)],
+    query: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<DynamicMessage, DecodeError> {
+    let input = route.method.input();
+    let mut errors = Vec::new();
+    let bound: Vec<&str> = params.iter().map(|(name, _)| name.as_str()).collect();
+    let mut message = DynamicMessage::new(input.clone());
+
+    let body_field = match &route.body {
+        BodySpec::Field(name) => input.get_field_by_name(name),
+        _ => None,
+    };
+    if route.body != BodySpec::None {
+        match route.body_format {
+            BodyFormat::Json => {
+                if let Some(json) = parse_json_body(content_type, body, &mut errors)? {
+                    let mut decoder = JsonDecoder {
+                        errors: &mut errors,
+                    };
+                    match (&body_field, json) {
+                        (None, Json::Object(object)) => {
+                            message = decoder.message(&input, &object, "", &bound);
+                        }
+                        (Some(field), json) if json.is_object() || !is_message(field) => {
+                            if let Some(value) = decoder.field(field, &json, "") {
+                                message.set_field(field, value);
+                            }
+                        }
+                        _ => errors.push(FieldError::body("Input should be a valid object")),
+                    }
+                }
+            }
+            BodyFormat::Form => {
+                let pairs = parse_form_body(content_type, body, &mut errors)?;
+                match &body_field {
+                    Some(field) => {
+                        if let Kind::Message(desc) = field.kind() {
+                            let mut sub = DynamicMessage::new(desc);
+                            apply_text(&mut sub, &pairs, &[], &mut HashSet::new(), &mut errors);
+                            message.set_field(field, PValue::Message(sub));
+                        }
+                    }
+                    None => apply_text(
+                        &mut message,
+                        &pairs,
+                        &bound,
+                        &mut HashSet::new(),
+                        &mut errors,
+                    ),
+                }
+            }
+        }
+    }
+
+    if route.body != BodySpec::Whole
+        && let Some(query) = query
+    {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut skip = bound.clone();
+        if let Some(field) = &body_field {
+            skip.push(field.name());
+        }
+        apply_text(
+            &mut message,
+            &pairs,
+            &skip,
+            &mut HashSet::new(),
+            &mut errors,
+        );
+    }
+
+    let mut path_errors = Vec::new();
+    apply_text(
+        &mut message,
+        params,
+        &[],
+        &mut HashSet::new(),
+        &mut path_errors,
+    );
+    path_errors.append(&mut errors);
+    if path_errors.is_empty() {
+        Ok(message)
+    } else {
+        Err(DecodeError::Invalid(path_errors))
+    }
+}
+
+fn is_message(field: &FieldDescriptor) -> bool {
+    matches!(field.kind(), Kind::Message(_)) && !field.is_list() && !field.is_map()
+}
+
+fn media_type(content_type: Option<&str>) -> Option<String> {
+    content_type.map(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    })
+}
+
+/// Parses a JSON body; `Ok(None)` when a whole-body problem was recorded.
+fn parse_json_body(
+    content_type: Option<&str>,
+    body: &[u8],
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<Json>, DecodeError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        errors.push(FieldError::body("Field required"));
+        return Ok(None);
+    }
+    let media = media_type(content_type).unwrap_or_default();
+    if media != "application/json" && !(media.contains('/') && media.ends_with("+json")) {
+        errors.push(FieldError::body("Request body must be JSON"));
+        return Ok(None);
+    }
+    let text = std::str::from_utf8(body).map_err(|_| DecodeError::Unparseable)?;
+    if json_depth(text.as_bytes()) > MAX_JSON_DEPTH {
+        return Err(DecodeError::Unparseable);
+    }
+    match serde_json::from_str::<Json>(text) {
+        Ok(json) => Ok(Some(json)),
+        Err(_) => {
+            errors.push(FieldError::body("Malformed JSON"));
+            Ok(None)
+        }
+    }
+}
+
+/// Parses a form body into (name, value) pairs.
+fn parse_form_body(
+    content_type: Option<&str>,
+    body: &[u8],
+    errors: &mut Vec<FieldError>,
+) -> Result<Vec<(String, String)>, DecodeError> {
+    let media = media_type(content_type);
+    match media.as_deref() {
+        None if body.is_empty() => Ok(Vec::new()),
+        Some("application/x-www-form-urlencoded") => {
+            std::str::from_utf8(body).map_err(|_| DecodeError::Unparseable)?;
+            Ok(form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect())
+        }
+        Some("multipart/form-data") => {
+            let boundary = content_type.and_then(|ct| {
+                ct.split(';').skip(1).find_map(|p| {
+                    let (k, v) = p.split_once('=')?;
+                    k.trim()
+                        .eq_ignore_ascii_case("boundary")
+                        .then(|| v.trim().trim_matches('"'))
+                })
+            });
+            match boundary.and_then(|b| parse_multipart(b, body)) {
+                Some(pairs) => Ok(pairs),
+                None => {
+                    errors.push(FieldError::body("Malformed form data"));
+                    Ok(Vec::new())
+                }
+            }
+        }
+        _ => {
+            errors.push(FieldError::body("Request body must be form data"));
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Deepest nesting of arrays and objects in a JSON text (strings are skipped).
+pub fn json_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Minimal `multipart/form-data` reader: text parts only (parts with a
+/// `filename` are skipped); `None` when the body is not well formed.
+fn parse_multipart(boundary: &str, body: &[u8]) -> Option<Vec<(String, String)>> {
+    if boundary.is_empty() {
+        return None;
+    }
+    let delimiter = format!("--{boundary}");
+    let mut rest = &body[find(body, delimiter.as_bytes())? + delimiter.len()..];
+    let mut pairs = Vec::new();
+    loop {
+        if rest.starts_with(b"--") {
+            return Some(pairs);
+        }
+        rest = rest.strip_prefix(b"\r\n")?;
+        let end = find(rest, format!("\r\n{delimiter}").as_bytes())?;
+        let part = &rest[..end];
+        rest = &rest[end + 2 + delimiter.len()..];
+        let header_end = find(part, b"\r\n\r\n")?;
+        let headers = std::str::from_utf8(&part[..header_end]).ok()?;
+        let content = &part[header_end + 4..];
+        let disposition = headers.split("\r\n").find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("content-disposition")
+                .then_some(value)
+        })?;
+        let mut name = None;
+        let mut is_file = false;
+        for param in disposition.split(';').skip(1) {
+            let (k, v) = param.split_once('=')?;
+            match k.trim().to_ascii_lowercase().as_str() {
+                "name" => name = Some(v.trim().trim_matches('"').to_owned()),
+                "filename" => is_file = true,
+                _ => {}
+            }
+        }
+        if !is_file {
+            pairs.push((name?, String::from_utf8_lossy(content).into_owned()));
+        }
+    }
+}
+
+/// Sets fields from textual (name, value) pairs: dotted names reach nested
+/// messages, repeated fields collect every value, singular fields keep the first
+/// value (names in `seen`), unknown names and names in `skip` are ignored.
+fn apply_text(
+    message: &mut DynamicMessage,
+    pairs: &[(String, String)],
+    skip: &[&str],
+    seen: &mut HashSet<String>,
+    errors: &mut Vec<FieldError>,
+) {
+    for (name, text) in pairs {
+        let top = name.split('.').next().unwrap_or_default();
+        if skip.contains(&name.as_str()) || skip.contains(&top) {
+            continue;
+        }
+        let Some(chain) = resolve(&message.descriptor(), name) else {
+            continue;
+        };
+        let Some((leaf, parents)) = chain.split_last() else {
+            continue;
+        };
+        if leaf.is_map() || (!leaf.is_list() && seen.contains(name)) {
+            continue;
+        }
+        let value = match parse_text(leaf, text) {
+            Ok(Some(value)) => value,
+            Ok(None) => continue,
+            Err(message) => {
+                errors.push(FieldError {
+                    field: Some(name.clone()),
+                    message,
+                });
+                continue;
+            }
+        };
+        if !leaf.is_list() {
+            seen.insert(name.clone());
+        }
+        set_nested(message, parents, leaf, value);
+    }
+}
+
+/// Sets (or, for a repeated field, appends) `value` at `parents`.`leaf`.
+fn set_nested(
+    message: &mut DynamicMessage,
+    parents: &[FieldDescriptor],
+    leaf: &FieldDescriptor,
+    value: PValue,
+) {
+    match parents.split_first() {
+        Some((first, rest)) => {
+            if let Some(inner) = message.get_field_mut(first).as_message_mut() {
+                set_nested(inner, rest, leaf, value);
+            }
+        }
+        None if leaf.is_list() => {
+            if let Some(list) = message.get_field_mut(leaf).as_list_mut() {
+                list.push(value);
+            }
+        }
+        None => message.set_field(leaf, value),
+    }
+}
+
+/// Field chain of a dotted name; intermediate fields must be singular plain messages.
+fn resolve(desc: &MessageDescriptor, name: &str) -> Option<Vec<FieldDescriptor>> {
+    let mut chain: Vec<FieldDescriptor> = Vec::new();
+    let mut current = desc.clone();
+    for part in name.split('.') {
+        if let Some(last) = chain.last() {
+            match last.kind() {
+                Kind::Message(m) if is_message(last) && !is_special(&m) => current = m,
+                _ => return None,
+            }
+        }
+        chain.push(current.get_field_by_name(part)?);
+    }
+    Some(chain)
+}
+
+fn is_special(desc: &MessageDescriptor) -> bool {
+    desc.full_name() == "google.protobuf.Timestamp" || is_wrapper(desc.full_name())
+}
+
+/// Parses a query/form/path text for `field`; `Ok(None)` for fields that cannot
+/// take text (plain messages), which are ignored.
+fn parse_text(field: &FieldDescriptor, text: &str) -> Result<Option<PValue>, String> {
+    if text.contains('\0') {
+        return Err(NUL_MESSAGE.to_owned());
+    }
+    match field.kind() {
+        Kind::Message(desc) if !is_special(&desc) => Ok(None),
+        Kind::Enum(desc) => match enum_number(&desc, text) {
+            Some(n) => Ok(Some(PValue::EnumNumber(n))),
+            None => Err(enum_error(&desc)),
+        },
+        kind => match text_value(&kind, text) {
+            Some(value) => Ok(Some(value)),
+            None => Err(text_error(&kind).to_owned()),
+        },
+    }
+}
+
+/// Scalar, timestamp or wrapper value from text (query rules); `None` if invalid.
+fn text_value(kind: &Kind, text: &str) -> Option<PValue> {
+    let finite = || text.parse::<f64>().ok().filter(|f| f.is_finite());
+    Some(match kind {
+        Kind::String => PValue::String(text.to_owned()),
+        Kind::Bool => PValue::Bool(match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" | "t" | "y" => true,
+            "false" | "0" | "no" | "off" | "f" | "n" => false,
+            _ => return None,
+        }),
+        Kind::Double => PValue::F64(finite()?),
+        #[expect(clippy::cast_possible_truncation, reason = "f32 field")]
+        Kind::Float => PValue::F32(finite()? as f32),
+        Kind::Bytes => {
+            let bytes = STANDARD.decode(text).or_else(|_| URL_SAFE.decode(text));
+            PValue::Bytes(bytes.ok()?.into())
+        }
+        Kind::Message(desc) if desc.full_name() == "google.protobuf.Timestamp" => {
+            PValue::Message(timestamp_from_str(desc, text)?)
+        }
+        Kind::Message(desc) => {
+            let inner = desc.get_field_by_name("value")?;
+            let mut wrapper = DynamicMessage::new(desc.clone());
+            wrapper.set_field(&inner, text_value(&inner.kind(), text)?);
+            PValue::Message(wrapper)
+        }
+        _ => int_from_str(kind, text)?,
+    })
+}
+#[cfg(test)]
+mod tests {
+    use prost_reflect::DescriptorPool;
+    use serde_json::json;
+
+    use super::super::json::encode_message;
+    use super::super::routes::RouteTable;
+    use super::*;
+
+    const JSON: Option<&str> = Some("application/json");
+    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+
+    fn table() -> RouteTable {
+        let pool = DescriptorPool::decode(
+            &include_bytes!(concat!(env!("OUT_DIR"), "/testing_descriptor.bin"))[..],
+        )
+        .unwrap();
+        RouteTable::from_pool(&pool, "/api/v1").unwrap()
+    }
+
+    fn route<'a>(table: &'a RouteTable, name: &str) -> &'a Route {
+        table.routes().find(|r| r.method.name() == name).unwrap()
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    fn ok(result: Result<DynamicMessage, DecodeError>) -> Json {
+        match result {
+            Ok(message) => encode_message(&message),
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+
+    fn invalid(result: Result<DynamicMessage, DecodeError>) -> Vec<(Option<String>, String)> {
+        match result {
+            Err(DecodeError::Invalid(errors)) => {
+                errors.into_iter().map(|e| (e.field, e.message)).collect()
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    fn e(field: Option<&str>, message: &str) -> (Option<String>, String) {
+        (field.map(str::to_owned), message.to_owned())
+    }
+
+    #[test]
+    fn query_and_path() {
+        let t = table();
+        let query = "limit=5&verbose=YES&q=hi%20there+x&ids=a&ids=b&filter.label=x&filter.level=-3\
+                     &unknown=1&limit=9&thing_id=zzz&filter.nope=1&filter=x";
+        let out = ok(decode_request(
+            route(&t, "GetThing"),
+            &params(&[("thing_id", "a/b c")]),
+            Some(query),
+            None,
+            b"",
+        ));
+        assert_eq!(
+            out,
+            json!({"thing_id": "a/b c", "limit": 5, "verbose": true, "q": "hi there x",
+                   "ids": ["a", "b"], "filter": {"label": "x", "level": -3}})
+        );
+        let out = ok(decode_request(
+            route(&t, "GetThing"),
+            &params(&[("thing_id", "1")]),
+            None,
+            None,
+            b"",
+        ));
+        assert_eq!(out["limit"], Json::Null);
+        assert_eq!(out["ids"], json!([]));
+    }
+
+    #[test]
+    fn query_booleans() {
+        let t = table();
+        for (text, expected) in [
+            ("t", true),
+            ("On", true),
+            ("1", true),
+            ("y", true),
+            ("No", false),
+            ("0", false),
+            ("F", false),
+            ("off", false),
+        ] {
+            let out = ok(decode_request(
+                route(&t, "GetThing"),
+                &[],
+                Some(&format!("verbose={text}")),
+                None,
+                b"",
+            ));
+            assert_eq!(out["verbose"], json!(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn query_errors_are_collected() {
+        let t = table();
+        let errors = invalid(decode_request(
+            route(&t, "GetThing"),
+            &params(&[("thing_id", "a\0")]),
+            Some("limit=abc&verbose=maybe&q=%00&ids=ok&ids=x%00&filter.level=1.5"),
+            None,
+            b"",
+        ));
+        assert_eq!(
+            errors,
+            vec![
+                e(Some("thing_id"), NUL_MESSAGE),
+                e(Some("limit"), "Input should be a valid integer"),
+                e(Some("verbose"), "Input should be a valid boolean"),
+                e(Some("q"), NUL_MESSAGE),
+                e(Some("ids"), NUL_MESSAGE),
+                e(Some("filter.level"), "Input should be a valid integer"),
+            ]
+        );
+        let errors = invalid(decode_request(
+            route(&t, "GetThing"),
+            &[],
+            Some("limit=2147483648"),
+            None,
+            b"",
+        ));
+        assert_eq!(
+            errors,
+            vec![e(Some("limit"), "Input should be a valid integer")]
+        );
+    }
+
+    #[test]
+    fn whole_json_body() {
+        let t = table();
+        let body = br#"{"id": "t", "name": "n", "count": 2, "big": "17", "unknown": [1]}"#;
+        for ct in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            let out = ok(decode_request(
+                route(&t, "CreateThing"),
+                &[],
+                Some("name=q&count=9"),
+                Some(ct),
+                body,
+            ));
+            assert_eq!(out["name"], json!("n"), "{ct}");
+            assert_eq!(out["count"], json!(2));
+            assert_eq!(out["big"], json!(17));
+        }
+    }
+
+    #[test]
+    fn field_body_beside_path_variable() {
+        let t = table();
+        let r = route(&t, "UpdateThing");
+        let body = br#"{"name": "n", "inner": {"label": "l"}, "tags": ["a"]}"#;
+        let out = ok(decode_request(
+            r,
+            &params(&[("thing_id", "t1")]),
+            Some("thing.name=x"),
+            JSON,
+            body,
+        ));
+        assert_eq!(out["thing_id"], json!("t1"));
+        assert_eq!(out["thing"]["name"], json!("n"));
+        assert_eq!(out["thing"]["inner"], json!({"label": "l", "level": null}));
+        assert_eq!(out["thing"]["tags"], json!(["a"]));
+        let body = br#"{"inner": {"level": "x"}, "tags": ["a", 1], "count": true}"#;
+        let errors = invalid(decode_request(
+            r,
+            &params(&[("thing_id", "t1")]),
+            None,
+            JSON,
+            body,
+        ));
+        assert_eq!(
+            errors,
+            vec![
+                e(Some("count"), "Input should be a valid integer"),
+                e(Some("inner.level"), "Input should be a valid integer"),
+                e(Some("tags.1"), "Input should be a valid string"),
+            ]
+        );
+        let errors = invalid(decode_request(
+            r,
+            &params(&[("thing_id", "t1")]),
+            None,
+            JSON,
+            b"[1]",
+        ));
+        assert_eq!(errors, vec![e(None, "Input should be a valid object")]);
+    }
+
+    #[test]
+    fn body_level_problems() {
+        let t = table();
+        let r = route(&t, "CreateThing");
+        let cases: [(Option<&str>, &[u8], &str); 6] = [
+            (JSON, b"{\"name\": ", "Malformed JSON"),
+            (JSON, b"[1, 2]", "Input should be a valid object"),
+            (JSON, b"\"str\"", "Input should be a valid object"),
+            (JSON, b" \n", "Field required"),
+            (Some("text/plain"), b"{}", "Request body must be JSON"),
+            (None, b"{}", "Request body must be JSON"),
+        ];
+        for (ct, body, message) in cases {
+            assert_eq!(
+                invalid(decode_request(r, &[], None, ct, body)),
+                vec![e(None, message)]
+            );
+        }
+        assert_eq!(
+            decode_request(r, &[], None, JSON, b"{\"name\": \"\xff\"}"),
+            Err(DecodeError::Unparseable)
+        );
+        assert_eq!(
+            DecodeError::Unparseable.to_string(),
+            "Request body could not be parsed"
+        );
+    }
+
+    #[test]
+    fn nesting_limit() {
+        let t = table();
+        let r = route(&t, "CreateThing");
+        let nested = |depth: usize| {
+            // The top-level object and "settings" are two levels.
+            let inner = depth - 2;
+            format!(
+                "{{\"settings\": {{\"a\": {}1{}}}}}",
+                "[".repeat(inner),
+                "]".repeat(inner)
+            )
+        };
+        let out = ok(decode_request(r, &[], None, JSON, nested(64).as_bytes()));
+        assert!(out["settings"]["a"].is_array());
+        assert_eq!(
+            decode_request(r, &[], None, JSON, nested(65).as_bytes()),
+            Err(DecodeError::Unparseable)
+        );
+        assert_eq!(
+            decode_request(r, &[], None, JSON, nested(200).as_bytes()),
+            Err(DecodeError::Unparseable)
+        );
+    }
+
+    #[test]
+    fn form_body() {
+        let t = table();
+        let r = route(&t, "SubmitForm");
+        let body = b"username=a%40b&password=p+w&age=30&remember=on&username=second&extra=1";
+        let out = ok(decode_request(
+            r,
+            &[],
+            None,
+            Some("application/x-www-form-urlencoded; charset=UTF-8"),
+            body,
+        ));
+        assert_eq!(
+            out,
+            json!({"username": "a@b", "password": "p w", "age": 30, "remember": true})
+        );
+        let errors = invalid(decode_request(
+            r,
+            &[],
+            None,
+            FORM,
+            b"age=x&remember=maybe&username=%00",
+        ));
+        assert_eq!(
+            errors,
+            vec![
+                e(Some("age"), "Input should be a valid integer"),
+                e(Some("remember"), "Input should be a valid boolean"),
+                e(Some("username"), NUL_MESSAGE),
+            ]
+        );
+        let errors = invalid(decode_request(r, &[], None, JSON, b"{\"username\": \"a\"}"));
+        assert_eq!(errors, vec![e(None, "Request body must be form data")]);
+        let out = ok(decode_request(r, &[], None, None, b""));
+        assert_eq!(out["username"], Json::Null);
+    }
+
+    #[test]
+    fn multipart_form_body() {
+        let t = table();
+        let r = route(&t, "SubmitForm");
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nann\r\n\
+--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nfile\r\n\
+--XyZ\r\ncontent-disposition: form-data; name=age\r\n\r\n41\r\n--XyZ--\r\n";
+        let ct = Some("multipart/form-data; boundary=\"XyZ\"");
+        let out = ok(decode_request(r, &[], None, ct, body));
+        assert_eq!(
+            out,
+            json!({"username": "ann", "password": null, "age": 41, "remember": null})
+        );
+        let errors = invalid(decode_request(r, &[], None, ct, b"garbage"));
+        assert_eq!(errors, vec![e(None, "Malformed form data")]);
+    }
+
+    #[test]
+    fn path_variables_on_other_types() {
+        let t = table();
+        let r = route(&t, "GetPart");
+        let out = ok(decode_request(
+            r,
+            &params(&[("thing_id", "x"), ("part_id", "y")]),
+            Some("part_id=z"),
+            None,
+            b"",
+        ));
+        assert_eq!(out, json!({"thing_id": "x", "part_id": "y"}));
+        let mut modified = r.clone();
+        modified.method = route(&t, "GetThing").method.clone();
+        let errors = invalid(decode_request(
+            &modified,
+            &params(&[("limit", "x")]),
+            None,
+            None,
+            b"",
+        ));
+        assert_eq!(
+            errors,
+            vec![e(Some("limit"), "Input should be a valid integer")]
+        );
+        let out = ok(decode_request(
+            &modified,
+            &params(&[("limit", "+4")]),
+            Some("limit=3"),
+            None,
+            b"",
+        ));
+        assert_eq!(out["limit"], json!(4));
+    }
+
+    #[test]
+    fn depth_counting() {
+        assert_eq!(json_depth(b"{}"), 1);
+        assert_eq!(json_depth(br#"{"a": [[1], {"b": "[[[[{{"}]}"#), 3);
+        assert_eq!(json_depth(br#"["\"[["]"#), 1);
+        assert_eq!(json_depth(b"1"), 0);
+    }
+
+    #[test]
+    fn text_values() {
+        let global = DescriptorPool::global();
+        let int32 = global
+            .get_message_by_name("google.protobuf.Int32Value")
+            .unwrap();
+        let value = text_value(&Kind::Message(int32.clone()), "-5").unwrap();
+        assert_eq!(encode_message(value.as_message().unwrap()), json!(-5));
+        assert_eq!(text_value(&Kind::Message(int32), "x"), None);
+        assert_eq!(text_value(&Kind::Double, "1.5"), Some(PValue::F64(1.5)));
+        assert_eq!(text_value(&Kind::Double, "NaN"), None);
+        assert_eq!(
+            text_value(&Kind::Bytes, "aGk="),
+            Some(PValue::Bytes(b"hi".to_vec().into()))
+        );
+        assert_eq!(text_value(&Kind::Int64, "-12"), Some(PValue::I64(-12)));
+        assert_eq!(text_value(&Kind::Uint32, "-1"), None);
+    }
+}

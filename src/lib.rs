@@ -1,0 +1,28 @@
+//! identityd: accounts, logins, per-device sessions and (next) organizations,
+//! served as gRPC, grpc-web and REST/JSON from one protobuf definition.
+//!
+//! Map of the crate (dependencies flow downwards only):
+//!
+//! - [`app`]: start-up (migrate, bootstrap) and serving on one listener.
+//! - [`http`]: cross-cutting layers, dispatch, health, the REST transcoder.
+//! - [`grpc`]: tonic services, the authentication layer, proto conversions.
+//! - [`service`]: use cases shared by every transport.
+//! - [`auth`]: password hashing, JWTs, reset tokens (pure crypto).
+//! - [`db`]: diesel-async storage for PostgreSQL and SQLite, migrations.
+//! - [`domain`]: validation and normalisation rules, device and client IP.
+//! - [`error`]: the error code table and the service error type.
+//! - [`config`], [`clock`], [`mail`], [`state`]: settings, time, email and the
+//!   shared application state.
+
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod http;
+pub mod mail;
+pub mod service;
+pub mod state;

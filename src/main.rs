@@ -1,0 +1,80 @@
+//! The `identityd` binary: `serve` (default), `migrate`, `create-superuser`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use identityd::clock::SystemClock;
+use identityd::config::Config;
+use identityd::{app, db, mail};
+
+const USAGE: &str = "usage: identityd [serve | migrate | create-superuser]
+
+  serve             run the service (default)
+  migrate           apply pending database migrations and exit
+  create-superuser  create FIRST_SUPERUSER_EMAIL / FIRST_SUPERUSER_PASSWORD if absent
+
+Configuration comes from the environment (and ./.env); see README.md.";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
+    if matches!(command.as_str(), "-h" | "--help" | "help") {
+        eprintln!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("identityd: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config.log_level);
+    let result = match command.as_str() {
+        "serve" => serve(config).await,
+        "migrate" => migrate(config).await,
+        "create-superuser" => create_superuser(config).await,
+        other => {
+            eprintln!("identityd: unknown command {other:?}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = ?err, "identityd failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let bind = config.bind_address;
+    tracing::info!(database = config.database_url.backend_name(), "starting");
+    let mailer = mail::from_config(&config)?;
+    let state = app::prepare(config, Arc::new(SystemClock), mailer).await?;
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    app::run(state, listener, app::shutdown_signal()).await
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let applied = db::migrate::run_pending(&config.database_url).await?;
+    tracing::info!(count = applied.len(), ?applied, "migrations applied");
+    Ok(())
+}
+
+async fn create_superuser(mut config: Config) -> anyhow::Result<()> {
+    config.migrate_on_start = true;
+    let mailer = Arc::new(mail::ConsoleMailer);
+    app::prepare(config, Arc::new(SystemClock), mailer).await?;
+    Ok(())
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}

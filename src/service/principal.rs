@@ -1,0 +1,49 @@
+//! Bearer validation (contract section 1.3.1): the one place that turns an
+//! access token into a caller. Both gRPC and transcoded REST pass through it.
+
+use crate::auth::tokens::ACCESS;
+use crate::db::sessions;
+use crate::db::types::Id;
+use crate::db::users::UserRow;
+use crate::error::Error;
+use crate::state::AppState;
+
+/// An authenticated caller: the user row loaded for this request and the
+/// session of the token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The caller, as stored now (authorization uses this, not token claims).
+    pub user: UserRow,
+    /// The `sid` of the presented access token.
+    pub session_id: Id,
+}
+
+/// Validates an access token, steps 2 to 6 of section 1.3.1.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Error> {
+    let claims = state
+        .tokens
+        .verify(token)
+        .map_err(|_| Error::CredentialsUnverifiable)?;
+    if claims.token_type != ACCESS {
+        return Err(Error::WrongTokenType);
+    }
+    let now = state.clock.now();
+    if claims.is_expired(now) {
+        return Err(Error::AccessTokenExpired);
+    }
+    let mut conn = super::connection(state).await?;
+    let Some((session, user)) = sessions::find_session_with_user(&mut conn, claims.session_id).await?
+    else {
+        return Err(Error::SessionEnded);
+    };
+    if session.user_id != claims.user_id || !session.is_live(now) {
+        return Err(Error::SessionEnded);
+    }
+    if !user.is_usable() {
+        return Err(Error::UserInactive);
+    }
+    Ok(Principal {
+        user,
+        session_id: session.id,
+    })
+}

@@ -1,0 +1,57 @@
+//! The one application state, built in one place and shared by every transport.
+
+use std::sync::Arc;
+
+use crate::auth::password::PasswordHasher;
+use crate::auth::reset::ResetKey;
+use crate::auth::tokens::TokenKeys;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Pool;
+use crate::mail::Mailer;
+
+/// Everything a request may need. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Settings.
+    pub config: Arc<Config>,
+    /// Database pool.
+    pub db: Pool,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// bcrypt on a bounded blocking pool.
+    pub passwords: PasswordHasher,
+    /// First-party JWT keys.
+    pub tokens: TokenKeys,
+    /// Password-reset token key.
+    pub reset_key: ResetKey,
+    /// Outgoing email.
+    pub mailer: Arc<dyn Mailer>,
+}
+
+impl AppState {
+    /// Builds the state: keys derived from the config, the pool (no connection
+    /// opened yet) and the password hasher.
+    pub async fn new(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        mailer: Arc<dyn Mailer>,
+    ) -> anyhow::Result<Self> {
+        let pool = Pool::new(
+            &config.database_url,
+            crate::db::PoolOptions {
+                max_size: config.db_pool_size + config.db_max_overflow,
+                wait_timeout: config.db_pool_timeout,
+            },
+        )?;
+        Ok(Self {
+            passwords: PasswordHasher::new(config.bcrypt_cost).await?,
+            tokens: TokenKeys::new(&config.secret_key, config.algorithm),
+            reset_key: ResetKey::derive(&config.secret_key),
+            db: pool,
+            clock,
+            mailer,
+            config: Arc::new(config),
+        })
+    }
+}

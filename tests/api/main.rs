@@ -1,0 +1,13 @@
+//! The one integration test binary: a real server on port 0 per test, spoken
+//! to over REST, native gRPC and grpc-web, on SQLite and (with
+//! `TEST_POSTGRES_URL`) PostgreSQL.
+
+mod helpers;
+
+mod auth_grpc;
+mod auth_rest;
+mod grpc_web;
+mod password_reset;
+mod schema;
+mod tokens;
+mod transport;
