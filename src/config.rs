@@ -14,8 +14,12 @@ use crate::domain::client_ip::TrustedProxies;
 pub const DEV_SECRET_KEY: &str = "dev_only_insecure_key_change_in_production_32chars_min";
 const DEFAULT_SUPERUSER_EMAIL: &str = "admin@example.com";
 const DEFAULT_SUPERUSER_PASSWORD: &str = "AdminPassword123!";
-const WEAK_BOOTSTRAP_PASSWORDS: [&str; 4] =
-    ["AdminPassword123!", "AdminPass1234!", "Admin123!", "Demo123!"];
+const WEAK_BOOTSTRAP_PASSWORDS: [&str; 4] = [
+    "AdminPassword123!",
+    "AdminPass1234!",
+    "Admin123!",
+    "Demo123!",
+];
 
 /// HMAC algorithm of first-party JWTs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,7 +272,8 @@ impl Config {
             return Err(invalid("SMTP_HOST", "required when EMAIL_BACKEND=smtp"));
         }
 
-        let (first_superuser_email, first_superuser_password) = bootstrap_credentials(&r, production)?;
+        let (first_superuser_email, first_superuser_password) =
+            bootstrap_credentials(&r, production)?;
 
         let pool_timeout: u64 = first_of(&r, "DB_POOL_TIMEOUT", "db_pool_timeout", 30, 1, 3600)?;
         Ok(Self {
@@ -331,7 +336,8 @@ impl Config {
             ));
         }
         if self.is_production() && self.email_backend == EmailBackend::Console {
-            warnings.push("EMAIL_BACKEND=console in production: emails are not delivered".to_owned());
+            warnings
+                .push("EMAIL_BACKEND=console in production: emails are not delivered".to_owned());
         }
         warnings
     }
@@ -388,17 +394,21 @@ fn bootstrap_credentials(
     let email = r.raw("FIRST_SUPERUSER_EMAIL");
     let password = r.raw("FIRST_SUPERUSER_PASSWORD");
     if production {
-        let email = email.ok_or_else(|| invalid("FIRST_SUPERUSER_EMAIL", "required in production"))?;
+        let email =
+            email.ok_or_else(|| invalid("FIRST_SUPERUSER_EMAIL", "required in production"))?;
         if crate::domain::email::normalize_email(&email) == DEFAULT_SUPERUSER_EMAIL {
             return Err(invalid(
                 "FIRST_SUPERUSER_EMAIL",
                 "the default admin@example.com cannot be used in production",
             ));
         }
-        let password =
-            password.ok_or_else(|| invalid("FIRST_SUPERUSER_PASSWORD", "required in production"))?;
+        let password = password
+            .ok_or_else(|| invalid("FIRST_SUPERUSER_PASSWORD", "required in production"))?;
         if WEAK_BOOTSTRAP_PASSWORDS.contains(&password.as_str()) {
-            return Err(invalid("FIRST_SUPERUSER_PASSWORD", "a published default password"));
+            return Err(invalid(
+                "FIRST_SUPERUSER_PASSWORD",
+                "a published default password",
+            ));
         }
         crate::domain::password::check_new_password(&password, true)
             .map_err(|e| invalid("FIRST_SUPERUSER_PASSWORD", e))?;
@@ -427,7 +437,10 @@ mod tests {
     #[test]
     fn defaults_start_for_development_with_warnings() {
         let c = config(&[]).unwrap();
-        assert_eq!(c.database_url, DatabaseUrl::Sqlite("./data/identityd.db".into()));
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::Sqlite("./data/identityd.db".into())
+        );
         assert_eq!(c.api_prefix, "/api/v1");
         assert_eq!(c.bcrypt_cost, 12);
         assert_eq!(c.max_request_body_bytes, 10 * 1024 * 1024);
@@ -446,11 +459,17 @@ mod tests {
         assert_eq!(err.variable, "FIRST_SUPERUSER_EMAIL");
         let mut with_default_email = strong.to_vec();
         with_default_email.push(("FIRST_SUPERUSER_EMAIL", " Admin@Example.com "));
-        assert_eq!(config(&with_default_email).unwrap_err().variable, "FIRST_SUPERUSER_EMAIL");
+        assert_eq!(
+            config(&with_default_email).unwrap_err().variable,
+            "FIRST_SUPERUSER_EMAIL"
+        );
         let mut weak = strong.to_vec();
         weak.push(("FIRST_SUPERUSER_EMAIL", "root@corp.test"));
         weak.push(("FIRST_SUPERUSER_PASSWORD", "AdminPassword123!"));
-        assert_eq!(config(&weak).unwrap_err().variable, "FIRST_SUPERUSER_PASSWORD");
+        assert_eq!(
+            config(&weak).unwrap_err().variable,
+            "FIRST_SUPERUSER_PASSWORD"
+        );
         let mut good = strong.to_vec();
         good.push(("FIRST_SUPERUSER_EMAIL", "root@corp.test"));
         good.push(("FIRST_SUPERUSER_PASSWORD", "Corr3ct-Horse-Battery!"));
@@ -459,23 +478,48 @@ mod tests {
 
     #[test]
     fn short_secret_and_bad_values_are_refused() {
-        assert_eq!(config(&[("SECRET_KEY", "short")]).unwrap_err().variable, "SECRET_KEY");
-        assert_eq!(config(&[("BCRYPT_COST", "3")]).unwrap_err().variable, "BCRYPT_COST");
-        assert_eq!(config(&[("ALGORITHM", "RS256")]).unwrap_err().variable, "ALGORITHM");
-        assert_eq!(config(&[("RATELIMIT_ENABLED", "maybe")]).unwrap_err().variable, "RATELIMIT_ENABLED");
-        assert_eq!(config(&[("TRUSTED_PROXIES", "not-an-ip")]).unwrap_err().variable, "TRUSTED_PROXIES");
+        assert_eq!(
+            config(&[("SECRET_KEY", "short")]).unwrap_err().variable,
+            "SECRET_KEY"
+        );
+        assert_eq!(
+            config(&[("BCRYPT_COST", "3")]).unwrap_err().variable,
+            "BCRYPT_COST"
+        );
+        assert_eq!(
+            config(&[("ALGORITHM", "RS256")]).unwrap_err().variable,
+            "ALGORITHM"
+        );
+        assert_eq!(
+            config(&[("RATELIMIT_ENABLED", "maybe")])
+                .unwrap_err()
+                .variable,
+            "RATELIMIT_ENABLED"
+        );
+        assert_eq!(
+            config(&[("TRUSTED_PROXIES", "not-an-ip")])
+                .unwrap_err()
+                .variable,
+            "TRUSTED_PROXIES"
+        );
     }
 
     #[test]
     fn lists_accept_json_and_commas_and_postgres_parts_build_a_url() {
         let c = config(&[
-            ("BACKEND_CORS_ORIGINS", "[\"https://a.test\",\"https://b.test\"]"),
+            (
+                "BACKEND_CORS_ORIGINS",
+                "[\"https://a.test\",\"https://b.test\"]",
+            ),
             ("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"),
             ("POSTGRES_HOST", "db"),
         ])
         .unwrap();
         assert_eq!(c.cors_origins, vec!["https://a.test", "https://b.test"]);
-        assert_eq!(c.database_url, DatabaseUrl::Postgres("postgres://postgres:postgres@db:5432/app".into()));
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::Postgres("postgres://postgres:postgres@db:5432/app".into())
+        );
         let c = config(&[("db_pool_size", "7"), ("RATELIMIT_ENABLED", "off")]).unwrap();
         assert_eq!(c.db_pool_size, 7);
         assert!(!c.ratelimit_enabled);

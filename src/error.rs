@@ -68,25 +68,110 @@ pub enum Code {
 
 /// (code, envelope code, gRPC code, HTTP status): the single mapping table.
 const TABLE: &[(Code, &str, tonic::Code, u16)] = &[
-    (Code::InvalidCredentials, "AUTH_001", tonic::Code::Unauthenticated, 401),
-    (Code::WrongCurrentPassword, "AUTH_001", tonic::Code::PermissionDenied, 403),
-    (Code::TokenExpired, "AUTH_002", tonic::Code::Unauthenticated, 401),
-    (Code::TokenInvalid, "AUTH_003", tonic::Code::Unauthenticated, 401),
-    (Code::InsufficientPermissions, "AUTH_004", tonic::Code::PermissionDenied, 403),
-    (Code::UserInactive, "AUTH_005", tonic::Code::Unauthenticated, 401),
-    (Code::AuthenticationRequired, "AUTH_006", tonic::Code::Unauthenticated, 401),
-    (Code::OperationForbidden, "AUTH_007", tonic::Code::PermissionDenied, 403),
-    (Code::ExternalAuthFailed, "AUTH_008", tonic::Code::Unauthenticated, 401),
-    (Code::UserAlreadyExists, "USER_002", tonic::Code::AlreadyExists, 409),
-    (Code::Validation, "VAL_001", tonic::Code::InvalidArgument, 422),
-    (Code::InvalidInput, "VAL_006", tonic::Code::InvalidArgument, 400),
-    (Code::PayloadTooLarge, "VAL_007", tonic::Code::ResourceExhausted, 413),
-    (Code::LastOwner, "ORG_001", tonic::Code::FailedPrecondition, 409),
+    (
+        Code::InvalidCredentials,
+        "AUTH_001",
+        tonic::Code::Unauthenticated,
+        401,
+    ),
+    (
+        Code::WrongCurrentPassword,
+        "AUTH_001",
+        tonic::Code::PermissionDenied,
+        403,
+    ),
+    (
+        Code::TokenExpired,
+        "AUTH_002",
+        tonic::Code::Unauthenticated,
+        401,
+    ),
+    (
+        Code::TokenInvalid,
+        "AUTH_003",
+        tonic::Code::Unauthenticated,
+        401,
+    ),
+    (
+        Code::InsufficientPermissions,
+        "AUTH_004",
+        tonic::Code::PermissionDenied,
+        403,
+    ),
+    (
+        Code::UserInactive,
+        "AUTH_005",
+        tonic::Code::Unauthenticated,
+        401,
+    ),
+    (
+        Code::AuthenticationRequired,
+        "AUTH_006",
+        tonic::Code::Unauthenticated,
+        401,
+    ),
+    (
+        Code::OperationForbidden,
+        "AUTH_007",
+        tonic::Code::PermissionDenied,
+        403,
+    ),
+    (
+        Code::ExternalAuthFailed,
+        "AUTH_008",
+        tonic::Code::Unauthenticated,
+        401,
+    ),
+    (
+        Code::UserAlreadyExists,
+        "USER_002",
+        tonic::Code::AlreadyExists,
+        409,
+    ),
+    (
+        Code::Validation,
+        "VAL_001",
+        tonic::Code::InvalidArgument,
+        422,
+    ),
+    (
+        Code::InvalidInput,
+        "VAL_006",
+        tonic::Code::InvalidArgument,
+        400,
+    ),
+    (
+        Code::PayloadTooLarge,
+        "VAL_007",
+        tonic::Code::ResourceExhausted,
+        413,
+    ),
+    (
+        Code::LastOwner,
+        "ORG_001",
+        tonic::Code::FailedPrecondition,
+        409,
+    ),
     (Code::Internal, "SYS_001", tonic::Code::Internal, 500),
     (Code::NotFound, "SYS_002", tonic::Code::NotFound, 404),
-    (Code::MethodNotAllowed, "SYS_003", tonic::Code::Unimplemented, 405),
-    (Code::RateLimited, "SYS_004", tonic::Code::ResourceExhausted, 429),
-    (Code::AlreadyExists, "SYS_005", tonic::Code::AlreadyExists, 409),
+    (
+        Code::MethodNotAllowed,
+        "SYS_003",
+        tonic::Code::Unimplemented,
+        405,
+    ),
+    (
+        Code::RateLimited,
+        "SYS_004",
+        tonic::Code::ResourceExhausted,
+        429,
+    ),
+    (
+        Code::AlreadyExists,
+        "SYS_005",
+        tonic::Code::AlreadyExists,
+        409,
+    ),
     (Code::Unavailable, "SYS_006", tonic::Code::Unavailable, 503),
 ];
 
@@ -269,9 +354,9 @@ impl Error {
             | Self::RefreshTokenInvalid
             | Self::RefreshSessionRevoked
             | Self::RefreshTokenReused => Code::TokenInvalid,
-            Self::AccessTokenExpired | Self::RefreshTokenExpired | Self::SessionLifetimeExceeded => {
-                Code::TokenExpired
-            }
+            Self::AccessTokenExpired
+            | Self::RefreshTokenExpired
+            | Self::SessionLifetimeExceeded => Code::TokenExpired,
             Self::UserInactive => Code::UserInactive,
             Self::InvalidCredentials => Code::InvalidCredentials,
             Self::EmailTaken => Code::UserAlreadyExists,
@@ -383,6 +468,9 @@ mod tests {
         let status = tonic::Status::from(err);
         let info = status.get_error_details().error_info().cloned().unwrap();
         assert_eq!(info.reason, "USER_002");
-        assert_eq!(info.metadata.get(META_FIELD).map(String::as_str), Some("email"));
+        assert_eq!(
+            info.metadata.get(META_FIELD).map(String::as_str),
+            Some("email")
+        );
     }
 }

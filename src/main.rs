@@ -17,7 +17,9 @@ Configuration comes from the environment (and ./.env); see README.md.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".to_owned());
+    let command = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "serve".to_owned());
     if matches!(command.as_str(), "-h" | "--help" | "help") {
         eprintln!("{USAGE}");
         return ExitCode::SUCCESS;

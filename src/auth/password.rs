@@ -21,7 +21,9 @@ pub struct PasswordHasher {
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordHasher").field("cost", &self.cost).finish()
+        f.debug_struct("PasswordHasher")
+            .field("cost", &self.cost)
+            .finish()
     }
 }
 
@@ -71,7 +73,9 @@ async fn run_blocking<T: Send + 'static>(
     work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
     let _permit = permits.acquire().await.context("hasher pool closed")?;
-    tokio::task::spawn_blocking(work).await.context("hasher task")?
+    tokio::task::spawn_blocking(work)
+        .await
+        .context("hasher task")?
 }
 
 #[cfg(test)]
@@ -81,11 +85,37 @@ mod tests {
     #[tokio::test]
     async fn hashes_verify_and_missing_hash_never_matches() {
         let hasher = PasswordHasher::new(4).await.unwrap();
-        let hash = hasher.hash("Secret-Pass-123".to_owned().into()).await.unwrap();
+        let hash = hasher
+            .hash("Secret-Pass-123".to_owned().into())
+            .await
+            .unwrap();
         assert!(hash.starts_with("$2b$04$"));
-        assert!(hasher.verify("Secret-Pass-123".to_owned().into(), Some(&hash)).await.unwrap());
-        assert!(!hasher.verify("wrong".to_owned().into(), Some(&hash)).await.unwrap());
-        assert!(!hasher.verify("identityd-dummy-password-for-timing".to_owned().into(), None).await.unwrap());
-        assert!(!hasher.verify("x".to_owned().into(), Some("not-a-hash")).await.unwrap());
+        assert!(
+            hasher
+                .verify("Secret-Pass-123".to_owned().into(), Some(&hash))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("wrong".to_owned().into(), Some(&hash))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify(
+                    "identityd-dummy-password-for-timing".to_owned().into(),
+                    None
+                )
+                .await
+                .unwrap()
+        );
+        assert!(
+            !hasher
+                .verify("x".to_owned().into(), Some("not-a-hash"))
+                .await
+                .unwrap()
+        );
     }
 }

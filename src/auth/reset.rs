@@ -37,7 +37,10 @@ struct Payload {
 impl ResetKey {
     /// Derives the reset key from `SECRET_KEY`.
     pub fn derive(secret: &SecretString) -> Self {
-        Self(hmac_sha256(secret.expose_secret().as_bytes(), b"password-reset-v1"))
+        Self(hmac_sha256(
+            secret.expose_secret().as_bytes(),
+            b"password-reset-v1",
+        ))
     }
 
     /// A token for `user_id` bound to `password_hash`, valid until `expires`.
@@ -89,7 +92,10 @@ impl ResetKey {
     }
 
     fn sign(&self, payload: &str, password_hash: Option<&str>) -> Vec<u8> {
-        self.mac(payload, password_hash).finalize().into_bytes().to_vec()
+        self.mac(payload, password_hash)
+            .finalize()
+            .into_bytes()
+            .to_vec()
     }
 }
 
@@ -123,7 +129,10 @@ mod tests {
         assert!(key().verify(&token, Some("$2b$old")));
         assert!(!key().verify(&token, Some("$2b$new")));
         assert!(!key().verify(&token, None));
-        assert_eq!(key().claimed_user(&token, now + Duration::minutes(61)), None);
+        assert_eq!(
+            key().claimed_user(&token, now + Duration::minutes(61)),
+            None
+        );
         let other = ResetKey::derive(&"t".repeat(40).into());
         assert!(!other.verify(&token, Some("$2b$old")));
         assert_eq!(key().claimed_user("garbage", now), None);

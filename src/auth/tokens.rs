@@ -24,7 +24,9 @@ pub struct TokenKeys {
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeys").field("algorithm", &self.algorithm).finish()
+        f.debug_struct("TokenKeys")
+            .field("algorithm", &self.algorithm)
+            .finish()
     }
 }
 
@@ -127,7 +129,11 @@ impl TokenKeys {
 
     /// Signs claims (header `{"alg": ALGORITHM, "typ": "JWT"}`, no `kid`).
     pub fn sign<C: Serialize>(&self, claims: &C) -> anyhow::Result<String> {
-        Ok(jsonwebtoken::encode(&Header::new(self.algorithm), claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(self.algorithm),
+            claims,
+            &self.encoding,
+        )?)
     }
 
     /// Verifies signature, algorithm and claim shape; `exp` is NOT checked here.
@@ -145,7 +151,10 @@ impl TokenKeys {
         let exp = claims.exp.as_f64().ok_or(Unverifiable)?;
         let user_id = uuid::Uuid::parse_str(&claims.sub).map_err(|_| Unverifiable)?;
         let session_id = uuid::Uuid::parse_str(&claims.sid).map_err(|_| Unverifiable)?;
-        #[expect(clippy::cast_possible_truncation, reason = "exp is a Unix time in seconds")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "exp is a Unix time in seconds"
+        )]
         let exp = exp.floor() as i64;
         Ok(Verified {
             user_id: Id(user_id),
@@ -203,7 +212,10 @@ mod tests {
         assert_eq!(hs512.verify(&token), Err(Unverifiable));
         let with_aud = serde_json::json!({"sub": Id::new_random().to_string(), "exp": 2e9, "iat": 1,
             "jti": "j", "type": "access", "sid": Id::new_random().to_string(), "aud": "x"});
-        assert_eq!(keys().verify(&keys().sign(&with_aud).unwrap()), Err(Unverifiable));
+        assert_eq!(
+            keys().verify(&keys().sign(&with_aud).unwrap()),
+            Err(Unverifiable)
+        );
         assert_eq!(keys().verify("not.a.jwt"), Err(Unverifiable));
     }
 }

@@ -24,8 +24,8 @@ use diesel_async::pooled_connection::deadpool::Pool as DeadPool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection as _, RunQueryDsl as _, SimpleAsyncConnection as _};
-use scoped_futures::ScopedBoxFuture;
 use futures_util::FutureExt as _;
+use scoped_futures::ScopedBoxFuture;
 
 /// The SQLite connection type: diesel's sync connection run on blocking threads.
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
@@ -165,7 +165,10 @@ impl Pool {
                 )
             }
             DatabaseUrl::Sqlite(path) => {
-                if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Some(dir) = Path::new(path)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
                     std::fs::create_dir_all(dir)?;
                 }
                 let mut config = ManagerConfig::default();
@@ -196,11 +199,11 @@ impl Pool {
     /// Takes a connection, waiting at most the pool timeout.
     pub async fn get(&self) -> DbResult<DbConn> {
         let backend = match self {
-            Self::Pg(pool) => PooledBackend::Pg(
+            Self::Pg(pool) => PooledBackend::Pg(Box::new(
                 pool.get()
                     .await
                     .map_err(|e| DbError::Unavailable(e.to_string()))?,
-            ),
+            )),
             Self::Sqlite(pool) => PooledBackend::Sqlite(
                 pool.get()
                     .await
@@ -225,8 +228,9 @@ impl Pool {
     }
 }
 
+// Boxed: the PostgreSQL connection is large and moves with every checkout.
 enum PooledBackend {
-    Pg(Object<AsyncDieselConnectionManager<AsyncPgConnection>>),
+    Pg(Box<Object<AsyncDieselConnectionManager<AsyncPgConnection>>>),
     Sqlite(Object<AsyncDieselConnectionManager<SqliteConn>>),
 }
 
@@ -249,7 +253,7 @@ impl Drop for DbConn {
     fn drop(&mut self) {
         if self.in_transaction {
             match self.backend.take() {
-                Some(PooledBackend::Pg(obj)) => drop(Object::take(obj)),
+                Some(PooledBackend::Pg(obj)) => drop(Object::take(*obj)),
                 Some(PooledBackend::Sqlite(obj)) => drop(Object::take(obj)),
                 None => {}
             }

@@ -1,8 +1,8 @@
 //! Queries on `user_sessions`: one row per login on one device.
 
 use diesel::{
-    ExpressionMethods as _, Insertable, OptionalExtension as _, QueryDsl as _, Queryable, Selectable,
-    SelectableHelper as _,
+    ExpressionMethods as _, Insertable, OptionalExtension as _, QueryDsl as _, Queryable,
+    Selectable, SelectableHelper as _,
 };
 use diesel_async::RunQueryDsl as _;
 
@@ -81,23 +81,19 @@ pub async fn find_session_with_user(
 /// (`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serialises).
 pub async fn lock_session(conn: &mut DbConn, id: Id) -> DbResult<Option<SessionRow>> {
     map_err(match conn.backend() {
-        Backend::Pg(c) => {
-            user_sessions::table
-                .find(id)
-                .select(SessionRow::as_select())
-                .for_update()
-                .first(c)
-                .await
-                .optional()
-        }
-        Backend::Sqlite(c) => {
-            user_sessions::table
-                .find(id)
-                .select(SessionRow::as_select())
-                .first(c)
-                .await
-                .optional()
-        }
+        Backend::Pg(c) => user_sessions::table
+            .find(id)
+            .select(SessionRow::as_select())
+            .for_update()
+            .first(c)
+            .await
+            .optional(),
+        Backend::Sqlite(c) => user_sessions::table
+            .find(id)
+            .select(SessionRow::as_select())
+            .first(c)
+            .await
+            .optional(),
     })
 }
 

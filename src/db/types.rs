@@ -168,7 +168,9 @@ mod tests {
 
     #[test]
     fn ids_print_lower_case_canonical() {
-        let id = Id(uuid::Uuid::from_u128(0xABCDEF00_1234_5678_9ABC_DEF012345678));
+        let id = Id(uuid::Uuid::from_u128(
+            0xABCDEF00_1234_5678_9ABC_DEF012345678,
+        ));
         assert_eq!(id.to_string(), "abcdef00-1234-5678-9abc-def012345678");
     }
 }

@@ -1,8 +1,8 @@
 //! Queries on `users`.
 
 use diesel::{
-    ExpressionMethods as _, Insertable, OptionalExtension as _, QueryDsl as _, Queryable, Selectable,
-    SelectableHelper as _,
+    ExpressionMethods as _, Insertable, OptionalExtension as _, QueryDsl as _, Queryable,
+    Selectable, SelectableHelper as _,
 };
 use diesel_async::RunQueryDsl as _;
 

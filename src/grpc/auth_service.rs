@@ -21,40 +21,58 @@ impl AuthApi {
 
 #[tonic::async_trait]
 impl pb::auth_service_server::AuthService for AuthApi {
-    async fn register(&self, request: Request<pb::RegisterRequest>) -> Result<Response<pb::User>, Status> {
+    async fn register(
+        &self,
+        request: Request<pb::RegisterRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         let account = convert::new_account(request.into_inner())?;
         let user = service::auth::register(&self.state, account).await?;
         Ok(Response::new(convert::user(&user)))
     }
 
-    async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::Token>, Status> {
+    async fn login(
+        &self,
+        request: Request<pb::LoginRequest>,
+    ) -> Result<Response<pb::Token>, Status> {
         let device = convert::device(&request);
         let (email, password) = convert::login(request.into_inner())?;
         let pair = service::auth::login(&self.state, &email, password, device).await?;
         Ok(Response::new(convert::token(&pair)))
     }
 
-    async fn login_form(&self, request: Request<pb::LoginFormRequest>) -> Result<Response<pb::Token>, Status> {
+    async fn login_form(
+        &self,
+        request: Request<pb::LoginFormRequest>,
+    ) -> Result<Response<pb::Token>, Status> {
         let device = convert::device(&request);
         let (email, password) = convert::login_form(request.into_inner())?;
         let pair = service::auth::login(&self.state, &email, password, device).await?;
         Ok(Response::new(convert::token(&pair)))
     }
 
-    async fn refresh(&self, request: Request<pb::RefreshRequest>) -> Result<Response<pb::Token>, Status> {
+    async fn refresh(
+        &self,
+        request: Request<pb::RefreshRequest>,
+    ) -> Result<Response<pb::Token>, Status> {
         let token = convert::refresh_token(request.into_inner().refresh_token, 0)?;
         let pair = service::auth::refresh(&self.state, &token).await?;
         Ok(Response::new(convert::token(&pair)))
     }
 
-    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::MessageResponse>, Status> {
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::MessageResponse>, Status> {
         let caller = require_user(&request)?;
         let token = convert::refresh_token(request.into_inner().refresh_token, 10)?;
         service::auth::logout(&self.state, &caller, &token).await?;
         Ok(Response::new(convert::message("Logged out successfully")))
     }
 
-    async fn logout_all(&self, request: Request<pb::LogoutAllRequest>) -> Result<Response<pb::MessageResponse>, Status> {
+    async fn logout_all(
+        &self,
+        request: Request<pb::LogoutAllRequest>,
+    ) -> Result<Response<pb::MessageResponse>, Status> {
         let caller = require_user(&request)?;
         let ended = service::auth::logout_all(&self.state, &caller).await?;
         Ok(Response::new(convert::message(format!(

@@ -18,11 +18,19 @@ use crate::state::AppState;
 pub struct Authentication(Result<Principal, Arc<Error>>);
 
 /// Middleware: validates `Authorization: Bearer` when present.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let outcome = match bearer_token(request.headers()) {
         None => None,
         Some(Err(err)) => Some(Err(Arc::new(err))),
-        Some(Ok(token)) => Some(principal::authenticate(&state, &token).await.map_err(Arc::new)),
+        Some(Ok(token)) => Some(
+            principal::authenticate(&state, &token)
+                .await
+                .map_err(Arc::new),
+        ),
     };
     if let Some(outcome) = outcome {
         request.extensions_mut().insert(Authentication(outcome));

@@ -103,11 +103,20 @@ pub fn device<T>(request: &tonic::Request<T>) -> DeviceInfo {
 }
 
 /// A string field bounded in characters and free of NUL.
-fn bounded(v: &mut Violations, field: &str, value: Option<String>, min: usize, max: usize) -> Option<String> {
+fn bounded(
+    v: &mut Violations,
+    field: &str,
+    value: Option<String>,
+    min: usize,
+    max: usize,
+) -> Option<String> {
     let value = v.required(field, value)?;
     let chars = value.chars().count();
     let result = if chars < min {
-        Err(format!("String should have at least {min} character{}", if min == 1 { "" } else { "s" }))
+        Err(format!(
+            "String should have at least {min} character{}",
+            if min == 1 { "" } else { "s" }
+        ))
     } else if chars > max {
         Err(format!("String should have at most {max} characters"))
     } else {
@@ -119,7 +128,9 @@ fn bounded(v: &mut Violations, field: &str, value: Option<String>, min: usize, m
 /// A sign-up (section 2.1.5).
 pub fn new_account(req: pb::RegisterRequest) -> Result<NewAccount, Error> {
     let mut v = Violations::new();
-    let email = v.required("email", req.email).and_then(|e| v.check("email", Email::parse(&e)));
+    let email = v
+        .required("email", req.email)
+        .and_then(|e| v.check("email", Email::parse(&e)));
     let password = v.required("password", req.password).and_then(|p| {
         let checked = check_no_nul(&p).and_then(|()| check_new_password(&p, true));
         v.check("password", checked).map(|()| SecretString::from(p))
@@ -127,26 +138,44 @@ pub fn new_account(req: pb::RegisterRequest) -> Result<NewAccount, Error> {
     let first_name = v
         .required("first_name", req.first_name)
         .and_then(|f| v.check("first_name", profile::parse_first_name(&f)));
-    let last_name = v.check("last_name", profile::parse_last_name(req.last_name.as_deref()));
-    let phone = v.check("phone_number", profile::parse_phone_number(req.phone_number.as_deref()));
+    let last_name = v.check(
+        "last_name",
+        profile::parse_last_name(req.last_name.as_deref()),
+    );
+    let phone = v.check(
+        "phone_number",
+        profile::parse_phone_number(req.phone_number.as_deref()),
+    );
     v.finish()?;
     match (email, password, first_name, last_name, phone) {
         (Some(email), Some(password), Some(first_name), Some(last_name), Some(phone_number)) => {
-            Ok(NewAccount { email, password, first_name, last_name, phone_number })
+            Ok(NewAccount {
+                email,
+                password,
+                first_name,
+                last_name,
+                phone_number,
+            })
         }
-        _ => Err(Error::internal(anyhow::anyhow!("validation passed with a missing field"))),
+        _ => Err(Error::internal(anyhow::anyhow!(
+            "validation passed with a missing field"
+        ))),
     }
 }
 
 /// Login credentials: (normalised email, password).
 pub fn login(req: pb::LoginRequest) -> Result<(String, SecretString), Error> {
     let mut v = Violations::new();
-    let email = v.required("email", req.email).and_then(|e| v.check("email", Email::parse(&e)));
+    let email = v
+        .required("email", req.email)
+        .and_then(|e| v.check("email", Email::parse(&e)));
     let password = bounded(&mut v, "password", req.password, 0, 1024);
     v.finish()?;
     match (email, password) {
         (Some(email), Some(password)) => Ok((email.into_inner(), password.into())),
-        _ => Err(Error::internal(anyhow::anyhow!("validation passed with a missing field"))),
+        _ => Err(Error::internal(anyhow::anyhow!(
+            "validation passed with a missing field"
+        ))),
     }
 }
 
@@ -155,15 +184,19 @@ pub fn login_form(req: pb::LoginFormRequest) -> Result<(String, SecretString), E
     let mut v = Violations::new();
     let username = bounded(&mut v, "username", req.username, 0, 320);
     let password = bounded(&mut v, "password", req.password, 0, 1024);
-    if let Some(grant) = req.grant_type.as_deref() {
-        if grant != "password" {
-            v.add("grant_type", "Input should be 'password'");
-        }
+    if req
+        .grant_type
+        .as_deref()
+        .is_some_and(|grant| grant != "password")
+    {
+        v.add("grant_type", "Input should be 'password'");
     }
     v.finish()?;
     match (username, password) {
         (Some(username), Some(password)) => Ok((normalize_email(&username), password.into())),
-        _ => Err(Error::internal(anyhow::anyhow!("validation passed with a missing field"))),
+        _ => Err(Error::internal(anyhow::anyhow!(
+            "validation passed with a missing field"
+        ))),
     }
 }
 
@@ -178,22 +211,29 @@ pub fn refresh_token(token: Option<String>, min: usize) -> Result<String, Error>
 /// The email of a password-reset request.
 pub fn reset_email(req: pb::PasswordResetRequest) -> Result<Email, Error> {
     let mut v = Violations::new();
-    let email = v.required("email", req.email).and_then(|e| v.check("email", Email::parse(&e)));
+    let email = v
+        .required("email", req.email)
+        .and_then(|e| v.check("email", Email::parse(&e)));
     v.finish()?;
     email.ok_or_else(|| Error::internal(anyhow::anyhow!("validation passed with a missing field")))
 }
 
 /// A password-reset confirmation: (token, new password).
-pub fn reset_confirm(req: pb::PasswordResetConfirmRequest) -> Result<(String, SecretString), Error> {
+pub fn reset_confirm(
+    req: pb::PasswordResetConfirmRequest,
+) -> Result<(String, SecretString), Error> {
     let mut v = Violations::new();
     let token = bounded(&mut v, "token", req.token, 1, 2048);
     let password = v.required("new_password", req.new_password).and_then(|p| {
         let checked = check_no_nul(&p).and_then(|()| check_new_password(&p, true));
-        v.check("new_password", checked).map(|()| SecretString::from(p))
+        v.check("new_password", checked)
+            .map(|()| SecretString::from(p))
     });
     v.finish()?;
     match (token, password) {
         (Some(token), Some(password)) => Ok((token, password)),
-        _ => Err(Error::internal(anyhow::anyhow!("validation passed with a missing field"))),
+        _ => Err(Error::internal(anyhow::anyhow!(
+            "validation passed with a missing field"
+        ))),
     }
 }

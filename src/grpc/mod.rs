@@ -2,8 +2,8 @@
 //! REST transcoder), the authentication layer in front of them, and the
 //! conversions between protobuf and domain types. Generated types stop here.
 
-pub mod authn;
 mod auth_service;
+pub mod authn;
 pub mod convert;
 mod user_service;
 

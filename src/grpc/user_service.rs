@@ -22,8 +22,13 @@ impl UserApi {
 
 #[tonic::async_trait]
 impl pb::user_service_server::UserService for UserApi {
-    async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Result<Response<pb::User>, Status> {
+    async fn get_me(
+        &self,
+        request: Request<pb::GetMeRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         let caller = require_user(&request)?;
-        Ok(Response::new(convert::user(&service::users::get_me(&caller))))
+        Ok(Response::new(convert::user(&service::users::get_me(
+            &caller,
+        ))))
     }
 }

@@ -36,7 +36,7 @@ pub async fn limit_body(State(limit): State<usize>, request: Request, next: Next
 /// The 413 answer; the message states the limit in MB when it is whole.
 pub fn too_large(limit: usize) -> Response {
     const MIB: usize = 1024 * 1024;
-    let size = if limit % MIB == 0 {
+    let size = if limit.is_multiple_of(MIB) {
         format!("{}MB", limit / MIB)
     } else {
         format!("{limit} bytes")

@@ -28,7 +28,10 @@ impl Cors {
     /// From `BACKEND_CORS_ORIGINS` (trailing `/` ignored).
     pub fn new(origins: &[String]) -> Self {
         Self {
-            origins: origins.iter().map(|o| o.trim_end_matches('/').to_owned()).collect(),
+            origins: origins
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_owned())
+                .collect(),
         }
     }
 
@@ -46,7 +49,9 @@ pub async fn cors(State(cors): State<Arc<Cors>>, request: Request, next: Next) -
     };
     let allowed = cors.allows(&origin);
     let preflight = request.method() == Method::OPTIONS
-        && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if preflight {
         if !allowed {
             return envelope::error(Code::InvalidInput, "Disallowed CORS origin", None);
@@ -55,22 +60,37 @@ pub async fn cors(State(cors): State<Arc<Cors>>, request: Request, next: Next) -
         *response.status_mut() = StatusCode::OK;
         let headers = response.headers_mut();
         decorate(headers, origin);
-        headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOW_METHODS));
-        headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOW_HEADERS));
-        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOW_METHODS),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOW_HEADERS),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
         return response;
     }
     let mut response = next.run(request).await;
     if allowed {
         let headers = response.headers_mut();
         decorate(headers, origin);
-        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSE_HEADERS),
+        );
     }
     response
 }
 
 fn decorate(headers: &mut HeaderMap, origin: HeaderValue) {
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
 }

@@ -12,10 +12,13 @@ use crate::error::{Code, FieldViolation, META_CHALLENGE, META_FIELD};
 
 /// An envelope answer with one item.
 pub fn error(code: Code, message: &str, field: Option<&str>) -> Response<Body> {
-    errors(code, &[FieldViolation {
-        field: field.map(str::to_owned),
-        message: message.to_owned(),
-    }])
+    errors(
+        code,
+        &[FieldViolation {
+            field: field.map(str::to_owned),
+            message: message.to_owned(),
+        }],
+    )
 }
 
 /// An envelope answer with one item per problem.
@@ -52,7 +55,10 @@ pub fn from_status(status: &tonic::Status) -> Response<Body> {
     let code = info
         .and_then(|i| Code::from_parts(&i.reason, status.code()))
         .unwrap_or_else(|| Code::from_grpc(status.code()));
-    let mut response = if let Some(bad) = details.bad_request().filter(|b| !b.field_violations.is_empty()) {
+    let mut response = if let Some(bad) = details
+        .bad_request()
+        .filter(|b| !b.field_violations.is_empty())
+    {
         let items: Vec<_> = bad
             .field_violations
             .iter()
@@ -68,14 +74,18 @@ pub fn from_status(status: &tonic::Status) -> Response<Body> {
             Code::Internal => "An internal error occurred. Please try again later.",
             _ => status.message(),
         };
-        let field = info.and_then(|i| i.metadata.get(META_FIELD)).map(String::as_str);
+        let field = info
+            .and_then(|i| i.metadata.get(META_FIELD))
+            .map(String::as_str);
         error(code, message, field)
     };
     if let Some(challenge) = info
         .and_then(|i| i.metadata.get(META_CHALLENGE))
         .and_then(|c| HeaderValue::from_str(c).ok())
     {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
     }
     response
 }

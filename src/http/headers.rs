@@ -42,7 +42,11 @@ impl Settings {
 }
 
 /// Middleware: request id, one log line per request, security headers.
-pub async fn decorate(State(settings): State<Arc<Settings>>, mut request: Request, next: Next) -> Response {
+pub async fn decorate(
+    State(settings): State<Arc<Settings>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let request_id = request
         .headers()
         .get(&X_REQUEST_ID)
@@ -52,7 +56,9 @@ pub async fn decorate(State(settings): State<Arc<Settings>>, mut request: Reques
             HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
                 .unwrap_or(HeaderValue::from_static("-"))
         });
-    request.headers_mut().insert(X_REQUEST_ID, request_id.clone());
+    request
+        .headers_mut()
+        .insert(X_REQUEST_ID, request_id.clone());
     let path = request.uri().path().to_owned();
     let span = tracing::info_span!("request",
         method = %request.method(), path = %path,
@@ -60,16 +66,23 @@ pub async fn decorate(State(settings): State<Arc<Settings>>, mut request: Reques
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     span.in_scope(|| {
-        tracing::info!(status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64, "served");
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "served"
+        );
     });
 
     let headers = response.headers_mut();
     headers.insert(X_REQUEST_ID, request_id);
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_XSS_PROTECTION, HeaderValue::from_static("0"));
-    headers.entry(header::REFERRER_POLICY)
+    headers
+        .entry(header::REFERRER_POLICY)
         .or_insert(HeaderValue::from_static("strict-origin-when-cross-origin"));
     headers.insert(
         HeaderName::from_static("permissions-policy"),

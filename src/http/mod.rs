@@ -44,7 +44,10 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     let grpc_router = routes
         .prepare()
         .into_axum_router()
-        .layer(middleware::from_fn_with_state(state.clone(), grpc::authn::authenticate))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            grpc::authn::authenticate,
+        ))
         .layer(tonic_web::GrpcWebLayer::new());
     let transcoder = transcode::Transcoder::new(
         grpc::pb::FILE_DESCRIPTOR_SET,
@@ -62,10 +65,18 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     Ok(Router::new()
         .fallback(dispatch_request)
         .with_state(dispatch)
-        .layer(middleware::from_fn_with_state(state.clone(), resolve_client_ip))
-        .layer(middleware::from_fn_with_state(state.config.max_request_body_bytes, body_limit::limit_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            resolve_client_ip,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.config.max_request_body_bytes,
+            body_limit::limit_body,
+        ))
         .layer(middleware::from_fn_with_state(cors, cors::cors))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .layer(middleware::from_fn_with_state(settings, headers::decorate)))
 }
 
@@ -101,7 +112,11 @@ pub(crate) fn method_not_allowed(allow: &str) -> Response {
     response
 }
 
-async fn resolve_client_ip(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+async fn resolve_client_ip(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -32,7 +32,11 @@ pub async fn health(state: &AppState) -> Response {
     let (status, word, message) = if healthy {
         (StatusCode::OK, "healthy", "Database connection successful")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "unhealthy", "Database connection failed")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unhealthy",
+            "Database connection failed",
+        )
     };
     let body = json!({
         "status": word,

@@ -268,7 +268,11 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, Error> 
 
 /// Ends the session of `refresh_token` if it is the caller's (section 2.1.11).
 /// An unreadable token or unknown session changes nothing and succeeds.
-pub async fn logout(state: &AppState, caller: &Principal, refresh_token: &str) -> Result<(), Error> {
+pub async fn logout(
+    state: &AppState,
+    caller: &Principal,
+    refresh_token: &str,
+) -> Result<(), Error> {
     let Ok(claims) = state.tokens.verify(refresh_token) else {
         return Ok(());
     };
@@ -388,10 +392,17 @@ pub async fn bootstrap_superuser(
     password: SecretString,
 ) -> Result<bool, Error> {
     let mut conn = connection(state).await?;
-    if users::find_user_by_email(&mut conn, email.as_str()).await?.is_some() {
+    if users::find_user_by_email(&mut conn, email.as_str())
+        .await?
+        .is_some()
+    {
         return Ok(false);
     }
-    let hash = state.passwords.hash(password).await.map_err(Error::internal)?;
+    let hash = state
+        .passwords
+        .hash(password)
+        .await
+        .map_err(Error::internal)?;
     let now = state.clock.now();
     let row = UserRow {
         id: Id::new_random(),

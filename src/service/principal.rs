@@ -32,7 +32,8 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Er
         return Err(Error::AccessTokenExpired);
     }
     let mut conn = super::connection(state).await?;
-    let Some((session, user)) = sessions::find_session_with_user(&mut conn, claims.session_id).await?
+    let Some((session, user)) =
+        sessions::find_session_with_user(&mut conn, claims.session_id).await?
     else {
         return Err(Error::SessionEnded);
     };

@@ -18,31 +18,50 @@ fn register_request(email: &str) -> pb::RegisterRequest {
 }
 
 fn login_request(email: &str, password: &str) -> pb::LoginRequest {
-    pb::LoginRequest { email: Some(email.to_owned()), password: Some(password.to_owned()) }
+    pb::LoginRequest {
+        email: Some(email.to_owned()),
+        password: Some(password.to_owned()),
+    }
 }
 
 db_test!(grpc_register_login_refresh_me, |app| {
     let mut auth = app.auth_client().await;
-    let user = auth.register(register_request("Grace@Example.com")).await.unwrap().into_inner();
+    let user = auth
+        .register(register_request("Grace@Example.com"))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(user.email, "grace@example.com");
     assert_eq!(user.last_name.as_deref(), Some("Hopper"));
     assert!(!user.is_superuser);
 
-    let token = auth.login(login_request("grace@example.com", PASSWORD)).await.unwrap().into_inner();
+    let token = auth
+        .login(login_request("grace@example.com", PASSWORD))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(token.token_type, "bearer");
     assert_eq!(token.expires_in, 900);
     let mut users = app.user_client().await;
-    let me = users.get_me(with_bearer(pb::GetMeRequest {}, &token.access_token)).await.unwrap().into_inner();
+    let me = users
+        .get_me(with_bearer(pb::GetMeRequest {}, &token.access_token))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(me.id, user.id);
 
     let rotated = auth
-        .refresh(pb::RefreshRequest { refresh_token: Some(token.refresh_token.clone()) })
+        .refresh(pb::RefreshRequest {
+            refresh_token: Some(token.refresh_token.clone()),
+        })
         .await
         .unwrap()
         .into_inner();
     assert_ne!(rotated.refresh_token, token.refresh_token);
     let reuse = auth
-        .refresh(pb::RefreshRequest { refresh_token: Some(token.refresh_token) })
+        .refresh(pb::RefreshRequest {
+            refresh_token: Some(token.refresh_token),
+        })
         .await
         .unwrap_err();
     assert_eq!(reuse.code(), tonic::Code::Unauthenticated);
@@ -51,22 +70,40 @@ db_test!(grpc_register_login_refresh_me, |app| {
 
 db_test!(grpc_errors_carry_the_envelope_codes, |app| {
     let mut auth = app.auth_client().await;
-    auth.register(register_request("dupe@example.com")).await.unwrap();
-    let dup = auth.register(register_request("dupe@example.com")).await.unwrap_err();
+    auth.register(register_request("dupe@example.com"))
+        .await
+        .unwrap();
+    let dup = auth
+        .register(register_request("dupe@example.com"))
+        .await
+        .unwrap_err();
     assert_eq!(dup.code(), tonic::Code::AlreadyExists);
     assert_eq!(reason(&dup), "USER_002");
 
     let bad = auth
-        .register(pb::RegisterRequest { email: Some("x".into()), password: Some("short".into()), ..Default::default() })
+        .register(pb::RegisterRequest {
+            email: Some("x".into()),
+            password: Some("short".into()),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(bad.code(), tonic::Code::InvalidArgument);
     assert_eq!(reason(&bad), "VAL_001");
     let details = bad.get_error_details();
-    let fields: Vec<_> = details.bad_request().unwrap().field_violations.iter().map(|v| v.field.clone()).collect();
+    let fields: Vec<_> = details
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .iter()
+        .map(|v| v.field.clone())
+        .collect();
     assert_eq!(fields, ["email", "password", "first_name"]);
 
-    let wrong = auth.login(login_request("dupe@example.com", "Wrong-Pass-123!")).await.unwrap_err();
+    let wrong = auth
+        .login(login_request("dupe@example.com", "Wrong-Pass-123!"))
+        .await
+        .unwrap_err();
     assert_eq!(wrong.code(), tonic::Code::Unauthenticated);
     assert_eq!(reason(&wrong), "AUTH_001");
     assert_eq!(wrong.message(), "Invalid email or password");
@@ -74,13 +111,18 @@ db_test!(grpc_errors_carry_the_envelope_codes, |app| {
     let mut users = app.user_client().await;
     let anonymous = users.get_me(pb::GetMeRequest {}).await.unwrap_err();
     assert_eq!(reason(&anonymous), "AUTH_006");
-    let bogus = users.get_me(with_bearer(pb::GetMeRequest {}, "a.b.c")).await.unwrap_err();
+    let bogus = users
+        .get_me(with_bearer(pb::GetMeRequest {}, "a.b.c"))
+        .await
+        .unwrap_err();
     assert_eq!(reason(&bogus), "AUTH_006");
 });
 
 db_test!(grpc_form_login_logout_and_logout_all, |app| {
     let mut auth = app.auth_client().await;
-    auth.register(register_request("ops@example.com")).await.unwrap();
+    auth.register(register_request("ops@example.com"))
+        .await
+        .unwrap();
     let form = auth
         .login_form(pb::LoginFormRequest {
             username: Some(" OPS@example.com ".into()),
@@ -91,17 +133,29 @@ db_test!(grpc_form_login_logout_and_logout_all, |app| {
         .await
         .unwrap()
         .into_inner();
-    let other = auth.login(login_request("ops@example.com", PASSWORD)).await.unwrap().into_inner();
+    let other = auth
+        .login(login_request("ops@example.com", PASSWORD))
+        .await
+        .unwrap()
+        .into_inner();
 
     let out = auth
-        .logout(with_bearer(pb::LogoutRequest { refresh_token: Some(form.refresh_token.clone()) }, &other.access_token))
+        .logout(with_bearer(
+            pb::LogoutRequest {
+                refresh_token: Some(form.refresh_token.clone()),
+            },
+            &other.access_token,
+        ))
         .await
         .unwrap()
         .into_inner();
     assert!(out.success);
     assert_eq!(out.message, "Logged out successfully");
     let mut users = app.user_client().await;
-    let ended = users.get_me(with_bearer(pb::GetMeRequest {}, &form.access_token)).await.unwrap_err();
+    let ended = users
+        .get_me(with_bearer(pb::GetMeRequest {}, &form.access_token))
+        .await
+        .unwrap_err();
     assert_eq!(reason(&ended), "AUTH_003");
 
     let all = auth
@@ -109,16 +163,23 @@ db_test!(grpc_form_login_logout_and_logout_all, |app| {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(all.message, "Successfully logged out from all devices (1 sessions terminated)");
+    assert_eq!(
+        all.message,
+        "Successfully logged out from all devices (1 sessions terminated)"
+    );
     let anonymous = auth.logout_all(pb::LogoutAllRequest {}).await.unwrap_err();
     assert_eq!(reason(&anonymous), "AUTH_006");
 });
 
 db_test!(grpc_password_reset, |app| {
     let mut auth = app.auth_client().await;
-    auth.register(register_request("reset@example.com")).await.unwrap();
+    auth.register(register_request("reset@example.com"))
+        .await
+        .unwrap();
     let answer = auth
-        .request_password_reset(pb::PasswordResetRequest { email: Some("reset@example.com".into()) })
+        .request_password_reset(pb::PasswordResetRequest {
+            email: Some("reset@example.com".into()),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -126,7 +187,16 @@ db_test!(grpc_password_reset, |app| {
     let mut token = None;
     for _ in 0..100 {
         if let Some(mail) = app.mailer.sent().last() {
-            token = Some(mail.text.split_once("token=").unwrap().1.split_whitespace().next().unwrap().to_owned());
+            token = Some(
+                mail.text
+                    .split_once("token=")
+                    .unwrap()
+                    .1
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            );
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -146,14 +216,16 @@ db_test!(grpc_password_reset, |app| {
         .await
         .unwrap_err();
     assert_eq!(reason(&reused), "VAL_006");
-    auth.login(login_request("reset@example.com", "Fresh-Password-9!")).await.unwrap();
+    auth.login(login_request("reset@example.com", "Fresh-Password-9!"))
+        .await
+        .unwrap();
 });
 
 db_test!(grpc_reflection_lists_the_services, |app| {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
 
     let mut client = ServerReflectionClient::new(app.grpc_channel().await);
     let request = ServerReflectionRequest {
@@ -175,9 +247,14 @@ db_test!(grpc_reflection_lists_the_services, |app| {
 
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.grpc_channel().await);
     let status = health
-        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(status.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 });

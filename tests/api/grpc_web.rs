@@ -23,8 +23,14 @@ async fn call<M: prost::Message>(app: &TestApp, path: &str, message: &M) -> (Str
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["access-control-allow-origin"], "http://allowed.test");
-    let header_status = response.headers().get("grpc-status").map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://allowed.test"
+    );
+    let header_status = response
+        .headers()
+        .get("grpc-status")
+        .map(|v| v.to_str().unwrap().to_owned());
     let bytes = response.bytes().await.unwrap().to_vec();
     let (mut message, mut status) = (Vec::new(), header_status.unwrap_or_default());
     let mut rest = bytes.as_slice();
@@ -47,35 +53,57 @@ async fn call<M: prost::Message>(app: &TestApp, path: &str, message: &M) -> (Str
 }
 
 db_test!(grpc_web_register_login_refresh, |app| {
-    let (status, bytes) = call(&app, "/identity.v1.AuthService/Register", &pb::RegisterRequest {
-        email: Some("web@example.com".into()),
-        password: Some(PASSWORD.into()),
-        first_name: Some("Web".into()),
-        ..Default::default()
-    })
+    let (status, bytes) = call(
+        &app,
+        "/identity.v1.AuthService/Register",
+        &pb::RegisterRequest {
+            email: Some("web@example.com".into()),
+            password: Some(PASSWORD.into()),
+            first_name: Some("Web".into()),
+            ..Default::default()
+        },
+    )
     .await;
     assert_eq!(status, "0");
-    assert_eq!(pb::User::decode(bytes.as_slice()).unwrap().email, "web@example.com");
+    assert_eq!(
+        pb::User::decode(bytes.as_slice()).unwrap().email,
+        "web@example.com"
+    );
 
-    let (status, bytes) = call(&app, "/identity.v1.AuthService/Login", &pb::LoginRequest {
-        email: Some("web@example.com".into()),
-        password: Some(PASSWORD.into()),
-    })
+    let (status, bytes) = call(
+        &app,
+        "/identity.v1.AuthService/Login",
+        &pb::LoginRequest {
+            email: Some("web@example.com".into()),
+            password: Some(PASSWORD.into()),
+        },
+    )
     .await;
     assert_eq!(status, "0");
     let token = pb::Token::decode(bytes.as_slice()).unwrap();
 
-    let (status, bytes) = call(&app, "/identity.v1.AuthService/Refresh", &pb::RefreshRequest {
-        refresh_token: Some(token.refresh_token.clone()),
-    })
+    let (status, bytes) = call(
+        &app,
+        "/identity.v1.AuthService/Refresh",
+        &pb::RefreshRequest {
+            refresh_token: Some(token.refresh_token.clone()),
+        },
+    )
     .await;
     assert_eq!(status, "0");
-    assert_ne!(pb::Token::decode(bytes.as_slice()).unwrap().refresh_token, token.refresh_token);
+    assert_ne!(
+        pb::Token::decode(bytes.as_slice()).unwrap().refresh_token,
+        token.refresh_token
+    );
 
-    let (status, _) = call(&app, "/identity.v1.AuthService/Login", &pb::LoginRequest {
-        email: Some("web@example.com".into()),
-        password: Some("Wrong-Pass-123!".into()),
-    })
+    let (status, _) = call(
+        &app,
+        "/identity.v1.AuthService/Login",
+        &pb::LoginRequest {
+            email: Some("web@example.com".into()),
+            password: Some("Wrong-Pass-123!".into()),
+        },
+    )
     .await;
     assert_eq!(status, (tonic::Code::Unauthenticated as i32).to_string());
 });

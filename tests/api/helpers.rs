@@ -30,7 +30,7 @@ pub enum Db {
 macro_rules! db_test {
     ($name:ident, |$app:ident| $body:block) => {
         mod $name {
-            #[allow(unused_imports)]
+            #[allow(unused_imports, reason = "not every test body uses every import of its module")]
             use super::*;
 
             async fn run($app: $crate::helpers::TestApp) $body
@@ -80,7 +80,12 @@ impl TestDatabase {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
                 let url = format!("sqlite://{}/test.db", dir.path().display());
-                Some(Self { url, admin_url: None, name: None, _dir: Some(Arc::new(dir)) })
+                Some(Self {
+                    url,
+                    admin_url: None,
+                    name: None,
+                    _dir: Some(Arc::new(dir)),
+                })
             }
             Db::Postgres => {
                 let admin = std::env::var(PG_VAR).ok().filter(|v| !v.is_empty())?;
@@ -123,7 +128,9 @@ impl TestDatabase {
 }
 
 pub async fn pg_connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(connection);
     client
 }
@@ -150,7 +157,10 @@ async fn ensure_template(admin: &str) -> String {
     std::hash::Hash::hash(&migration_fingerprint(), &mut hasher);
     let name = format!("identityd_tpl_{:016x}", std::hash::Hasher::finish(&hasher));
     let client = pg_connect(admin).await;
-    client.batch_execute("SELECT pg_advisory_lock(7460313)").await.unwrap();
+    client
+        .batch_execute("SELECT pg_advisory_lock(7460313)")
+        .await
+        .unwrap();
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
         .await
@@ -158,20 +168,35 @@ async fn ensure_template(admin: &str) -> String {
         .is_some();
     if !exists {
         let building = format!("{name}_build");
-        client.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await.unwrap();
-        client.batch_execute(&format!("CREATE DATABASE {building}")).await.unwrap();
+        client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+            .await
+            .unwrap();
+        client
+            .batch_execute(&format!("CREATE DATABASE {building}"))
+            .await
+            .unwrap();
         let url = identityd::db::DatabaseUrl::Postgres(replace_db_name(admin, &building));
         identityd::db::migrate::run_pending(&url).await.unwrap();
-        client.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}")).await.unwrap();
+        client
+            .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+            .await
+            .unwrap();
     }
-    client.batch_execute("SELECT pg_advisory_unlock(7460313)").await.unwrap();
+    client
+        .batch_execute("SELECT pg_advisory_unlock(7460313)")
+        .await
+        .unwrap();
     name
 }
 
 fn migration_fingerprint() -> String {
     let mut parts = Vec::new();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
-    let mut dirs: Vec<_> = std::fs::read_dir(root).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     dirs.sort();
     for dir in dirs {
         parts.push(dir.display().to_string());
@@ -196,7 +221,10 @@ impl TestAppBuilder {
         let database = TestDatabase::create(self.db).await?;
         let mut env: HashMap<String, String> = [
             ("DATABASE_URL", database.url.as_str()),
-            ("SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789"),
+            (
+                "SECRET_KEY",
+                "test-secret-key-that-is-long-enough-0123456789",
+            ),
             ("BCRYPT_COST", "4"),
             ("RATELIMIT_ENABLED", "false"),
             ("FIRST_SUPERUSER_EMAIL", "root@identityd.test"),
@@ -229,7 +257,10 @@ impl TestAppBuilder {
         });
         Some(TestApp {
             addr,
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
             clock,
             mailer,
             state,
@@ -269,7 +300,11 @@ impl Answer {
         assert_eq!(self.body["success"], json!(false), "body: {}", self.body);
         let item = &self.body["errors"][0];
         assert_eq!(item["code"], json!(code), "body: {}", self.body);
-        assert!(item.get("field").is_some(), "field member missing: {}", self.body);
+        assert!(
+            item.get("field").is_some(),
+            "field member missing: {}",
+            self.body
+        );
         item
     }
 }
@@ -278,7 +313,10 @@ pub const PASSWORD: &str = "Correct-Horse-42!";
 
 impl TestApp {
     pub fn builder(db: Db) -> TestAppBuilder {
-        TestAppBuilder { db, env: HashMap::new() }
+        TestAppBuilder {
+            db,
+            env: HashMap::new(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -293,9 +331,14 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Answer {
@@ -303,17 +346,27 @@ impl TestApp {
     }
 
     pub async fn post_auth(&self, path: &str, token: &str, body: Value) -> Answer {
-        self.send(self.http.post(self.url(path)).bearer_auth(token).json(&body)).await
+        self.send(
+            self.http
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn get_auth(&self, path: &str, token: &str) -> Answer {
-        self.send(self.http.get(self.url(path)).bearer_auth(token)).await
+        self.send(self.http.get(self.url(path)).bearer_auth(token))
+            .await
     }
 
     /// Registers `email` with [`PASSWORD`]; returns the user JSON.
     pub async fn register(&self, email: &str) -> Value {
         let answer = self
-            .post("/api/v1/auth/register", json!({"email": email, "password": PASSWORD, "first_name": "Ada"}))
+            .post(
+                "/api/v1/auth/register",
+                json!({"email": email, "password": PASSWORD, "first_name": "Ada"}),
+            )
             .await;
         assert_eq!(answer.status, 201, "{}", answer.body);
         answer.body
@@ -321,7 +374,12 @@ impl TestApp {
 
     /// Logs in; returns the Token JSON.
     pub async fn login(&self, email: &str, password: &str) -> Value {
-        let answer = self.post("/api/v1/auth/login", json!({"email": email, "password": password})).await;
+        let answer = self
+            .post(
+                "/api/v1/auth/login",
+                json!({"email": email, "password": password}),
+            )
+            .await;
         assert_eq!(answer.status, 200, "{}", answer.body);
         answer.body
     }
@@ -340,11 +398,15 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn auth_client(&self) -> pb::auth_service_client::AuthServiceClient<tonic::transport::Channel> {
+    pub async fn auth_client(
+        &self,
+    ) -> pb::auth_service_client::AuthServiceClient<tonic::transport::Channel> {
         pb::auth_service_client::AuthServiceClient::new(self.grpc_channel().await)
     }
 
-    pub async fn user_client(&self) -> pb::user_service_client::UserServiceClient<tonic::transport::Channel> {
+    pub async fn user_client(
+        &self,
+    ) -> pb::user_service_client::UserServiceClient<tonic::transport::Channel> {
         pb::user_service_client::UserServiceClient::new(self.grpc_channel().await)
     }
 

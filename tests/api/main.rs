@@ -2,6 +2,13 @@
 //! to over REST, native gRPC and grpc-web, on SQLite and (with
 //! `TEST_POSTGRES_URL`) PostgreSQL.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed step should fail the test loudly"
+)]
+
 mod helpers;
 
 mod auth_grpc;

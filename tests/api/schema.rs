@@ -10,7 +10,9 @@ async fn sqlite_columns() -> Columns {
     let db = TestDatabase::create(Db::Sqlite).await.unwrap();
     let url = identityd::db::DatabaseUrl::parse(&db.url).unwrap();
     identityd::db::migrate::run_pending(&url).await.unwrap();
-    let identityd::db::DatabaseUrl::Sqlite(path) = url else { unreachable!() };
+    let identityd::db::DatabaseUrl::Sqlite(path) = url else {
+        unreachable!()
+    };
     let output = tokio::task::spawn_blocking(move || {
         use diesel::{Connection as _, RunQueryDsl as _};
         #[derive(diesel::QueryableByName)]

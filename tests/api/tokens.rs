@@ -12,29 +12,69 @@ fn access(token: &serde_json::Value) -> &str {
 
 db_test!(refresh_rotates_and_reuse_ends_the_session, |app| {
     let first = app.user("rot@example.com").await;
-    let second = app.post("/api/v1/auth/refresh", json!({"refresh_token": first["refresh_token"]})).await;
+    let second = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": first["refresh_token"]}),
+        )
+        .await;
     assert_eq!(second.status, 200, "{}", second.body);
     let second = second.body;
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_ne!(second["access_token"], first["access_token"]);
     assert_eq!(second["token_type"], "bearer");
-    assert_eq!(app.get_auth("/api/v1/users/me", access(&second)).await.status, 200);
+    assert_eq!(
+        app.get_auth("/api/v1/users/me", access(&second))
+            .await
+            .status,
+        200
+    );
 
     // The rotated token again: reuse detected, the session ends.
-    let reuse = app.post("/api/v1/auth/refresh", json!({"refresh_token": first["refresh_token"]})).await;
-    assert_eq!(reuse.error(401, "AUTH_003")["message"],
-        "Refresh token reuse detected. The session has been ended. Please log in again.");
-    app.get_auth("/api/v1/users/me", access(&second)).await.error(401, "AUTH_003");
-    let after = app.post("/api/v1/auth/refresh", json!({"refresh_token": second["refresh_token"]})).await;
-    assert_eq!(after.error(401, "AUTH_003")["message"], "Session has been revoked. Please log in again.");
+    let reuse = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": first["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(
+        reuse.error(401, "AUTH_003")["message"],
+        "Refresh token reuse detected. The session has been ended. Please log in again."
+    );
+    app.get_auth("/api/v1/users/me", access(&second))
+        .await
+        .error(401, "AUTH_003");
+    let after = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": second["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(
+        after.error(401, "AUTH_003")["message"],
+        "Session has been revoked. Please log in again."
+    );
 });
 
 db_test!(token_types_cannot_be_swapped, |app| {
     let token = app.user("swap@example.com").await;
-    let as_access = app.get_auth("/api/v1/users/me", token["refresh_token"].as_str().unwrap()).await;
-    assert_eq!(as_access.error(401, "AUTH_003")["message"], "Invalid token type");
-    let as_refresh = app.post("/api/v1/auth/refresh", json!({"refresh_token": token["access_token"]})).await;
-    assert_eq!(as_refresh.error(401, "AUTH_003")["message"], "Invalid refresh token");
+    let as_access = app
+        .get_auth("/api/v1/users/me", token["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        as_access.error(401, "AUTH_003")["message"],
+        "Invalid token type"
+    );
+    let as_refresh = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": token["access_token"]}),
+        )
+        .await;
+    assert_eq!(
+        as_refresh.error(401, "AUTH_003")["message"],
+        "Invalid refresh token"
+    );
 });
 
 db_test!(tampered_and_foreign_tokens_cannot_be_verified, |app| {
@@ -47,69 +87,152 @@ db_test!(tampered_and_foreign_tokens_cannot_be_verified, |app| {
     bytes[5] = if bytes[5] == b'A' { b'B' } else { b'A' };
     let forged = format!("{head}.{}.{sig}", String::from_utf8(bytes).unwrap());
     let answer = app.get_auth("/api/v1/users/me", &forged).await;
-    assert_eq!(answer.error(401, "AUTH_006")["message"], "Could not validate credentials");
-    assert_eq!(answer.header("www-authenticate"), Some("Bearer error=\"invalid_token\""));
+    assert_eq!(
+        answer.error(401, "AUTH_006")["message"],
+        "Could not validate credentials"
+    );
+    assert_eq!(
+        answer.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
 
     let garbage = app.get_auth("/api/v1/users/me", "not-a-token").await;
     garbage.error(401, "AUTH_006");
-    let basic = app.send(app.http.get(app.url("/api/v1/users/me")).header("authorization", "Basic Zm9vOmJhcg==")).await;
+    let basic = app
+        .send(
+            app.http
+                .get(app.url("/api/v1/users/me"))
+                .header("authorization", "Basic Zm9vOmJhcg=="),
+        )
+        .await;
     assert_eq!(basic.error(401, "AUTH_006")["message"], "Not authenticated");
 
-    let refresh = app.post("/api/v1/auth/refresh", json!({"refresh_token": forged})).await;
-    assert_eq!(refresh.error(401, "AUTH_003")["message"], "Invalid refresh token");
+    let refresh = app
+        .post("/api/v1/auth/refresh", json!({"refresh_token": forged}))
+        .await;
+    assert_eq!(
+        refresh.error(401, "AUTH_003")["message"],
+        "Invalid refresh token"
+    );
 });
 
-db_test!(expired_access_token_is_auth_002_and_refresh_still_works, |app| {
-    let token = app.user("clock@example.com").await;
-    app.clock.advance(Duration::minutes(15));
-    let expired = app.get_auth("/api/v1/users/me", access(&token)).await;
-    assert_eq!(expired.error(401, "AUTH_002")["message"], "Token expired");
-    let renewed = app.post("/api/v1/auth/refresh", json!({"refresh_token": token["refresh_token"]})).await;
-    assert_eq!(renewed.status, 200, "{}", renewed.body);
-    assert_eq!(app.get_auth("/api/v1/users/me", access(&renewed.body)).await.status, 200);
-});
+db_test!(
+    expired_access_token_is_auth_002_and_refresh_still_works,
+    |app| {
+        let token = app.user("clock@example.com").await;
+        app.clock.advance(Duration::minutes(15));
+        let expired = app.get_auth("/api/v1/users/me", access(&token)).await;
+        assert_eq!(expired.error(401, "AUTH_002")["message"], "Token expired");
+        let renewed = app
+            .post(
+                "/api/v1/auth/refresh",
+                json!({"refresh_token": token["refresh_token"]}),
+            )
+            .await;
+        assert_eq!(renewed.status, 200, "{}", renewed.body);
+        assert_eq!(
+            app.get_auth("/api/v1/users/me", access(&renewed.body))
+                .await
+                .status,
+            200
+        );
+    }
+);
 
 db_test!(refresh_token_expires_after_the_sliding_window, |app| {
     let token = app.user("slide@example.com").await;
     app.clock.advance(Duration::days(7));
-    let answer = app.post("/api/v1/auth/refresh", json!({"refresh_token": token["refresh_token"]})).await;
-    assert_eq!(answer.error(401, "AUTH_002")["message"], "Refresh token has expired. Please log in again.");
+    let answer = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": token["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(
+        answer.error(401, "AUTH_002")["message"],
+        "Refresh token has expired. Please log in again."
+    );
 });
 
-db_test!(sessions_end_at_the_absolute_lifetime_whatever_the_refreshes, |app| {
-    let mut token = app.user("abs@example.com").await;
-    for _ in 0..4 {
+db_test!(
+    sessions_end_at_the_absolute_lifetime_whatever_the_refreshes,
+    |app| {
+        let mut token = app.user("abs@example.com").await;
+        for _ in 0..4 {
+            app.clock.advance(Duration::days(6));
+            let answer = app
+                .post(
+                    "/api/v1/auth/refresh",
+                    json!({"refresh_token": token["refresh_token"]}),
+                )
+                .await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            token = answer.body;
+        }
+        // Day 24: the refresh token now lives until day 30, not day 31.
         app.clock.advance(Duration::days(6));
-        let answer = app.post("/api/v1/auth/refresh", json!({"refresh_token": token["refresh_token"]})).await;
-        assert_eq!(answer.status, 200, "{}", answer.body);
-        token = answer.body;
+        let answer = app
+            .post(
+                "/api/v1/auth/refresh",
+                json!({"refresh_token": token["refresh_token"]}),
+            )
+            .await;
+        answer.error(401, "AUTH_002");
     }
-    // Day 24: the refresh token now lives until day 30, not day 31.
-    app.clock.advance(Duration::days(6));
-    let answer = app.post("/api/v1/auth/refresh", json!({"refresh_token": token["refresh_token"]})).await;
-    answer.error(401, "AUTH_002");
-});
+);
 
-db_test!(lowered_absolute_lifetime_ends_old_sessions_at_refresh, |app| {
-    let token = app.user("short@example.com").await;
-    let db_url = app.database.url.clone();
-    // Same database, a server configured with a one-day absolute lifetime.
-    let mut env = std::collections::HashMap::new();
-    env.insert("DATABASE_URL".to_owned(), db_url);
-    env.insert("SECRET_KEY".to_owned(), "test-secret-key-that-is-long-enough-0123456789".to_owned());
-    env.insert("BCRYPT_COST".to_owned(), "4".to_owned());
-    env.insert("SESSION_ABSOLUTE_LIFETIME_DAYS".to_owned(), "1".to_owned());
-    env.insert("FIRST_SUPERUSER_EMAIL".to_owned(), "root@identityd.test".to_owned());
-    env.insert("FIRST_SUPERUSER_PASSWORD".to_owned(), "Root-Password-123!".to_owned());
-    let config = identityd::config::Config::from_lookup(&move |k| env.get(k).cloned()).unwrap();
-    let clock = app.clock.clone();
-    let state = identityd::app::prepare(config, clock, std::sync::Arc::new(identityd::mail::MemoryMailer::default()))
+db_test!(
+    lowered_absolute_lifetime_ends_old_sessions_at_refresh,
+    |app| {
+        let token = app.user("short@example.com").await;
+        let db_url = app.database.url.clone();
+        // Same database, a server configured with a one-day absolute lifetime.
+        let mut env = std::collections::HashMap::new();
+        env.insert("DATABASE_URL".to_owned(), db_url);
+        env.insert(
+            "SECRET_KEY".to_owned(),
+            "test-secret-key-that-is-long-enough-0123456789".to_owned(),
+        );
+        env.insert("BCRYPT_COST".to_owned(), "4".to_owned());
+        env.insert("SESSION_ABSOLUTE_LIFETIME_DAYS".to_owned(), "1".to_owned());
+        env.insert(
+            "FIRST_SUPERUSER_EMAIL".to_owned(),
+            "root@identityd.test".to_owned(),
+        );
+        env.insert(
+            "FIRST_SUPERUSER_PASSWORD".to_owned(),
+            "Root-Password-123!".to_owned(),
+        );
+        let config = identityd::config::Config::from_lookup(&move |k| env.get(k).cloned()).unwrap();
+        let clock = app.clock.clone();
+        let state = identityd::app::prepare(
+            config,
+            clock,
+            std::sync::Arc::new(identityd::mail::MemoryMailer::default()),
+        )
         .await
         .unwrap();
-    app.clock.advance(Duration::days(1));
-    let result = identityd::service::auth::refresh(&state, token["refresh_token"].as_str().unwrap()).await;
-    assert!(matches!(result, Err(identityd::error::Error::SessionLifetimeExceeded)), "{result:?}");
-    // The session was ended: the normal server now refuses its refresh token.
-    let answer = app.post("/api/v1/auth/refresh", json!({"refresh_token": token["refresh_token"]})).await;
-    assert_eq!(answer.error(401, "AUTH_003")["message"], "Session has been revoked. Please log in again.");
-});
+        app.clock.advance(Duration::days(1));
+        let result =
+            identityd::service::auth::refresh(&state, token["refresh_token"].as_str().unwrap())
+                .await;
+        assert!(
+            matches!(
+                result,
+                Err(identityd::error::Error::SessionLifetimeExceeded)
+            ),
+            "{result:?}"
+        );
+        // The session was ended: the normal server now refuses its refresh token.
+        let answer = app
+            .post(
+                "/api/v1/auth/refresh",
+                json!({"refresh_token": token["refresh_token"]}),
+            )
+            .await;
+        assert_eq!(
+            answer.error(401, "AUTH_003")["message"],
+            "Session has been revoked. Please log in again."
+        );
+    }
+);

@@ -10,8 +10,14 @@ fn assert_security_headers(answer: &crate::helpers::Answer) {
     assert_eq!(answer.header("x-frame-options"), Some("DENY"));
     assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(answer.header("x-xss-protection"), Some("0"));
-    assert_eq!(answer.header("referrer-policy"), Some("strict-origin-when-cross-origin"));
-    assert_eq!(answer.header("permissions-policy"), Some("geolocation=(), microphone=(), camera=()"));
+    assert_eq!(
+        answer.header("referrer-policy"),
+        Some("strict-origin-when-cross-origin")
+    );
+    assert_eq!(
+        answer.header("permissions-policy"),
+        Some("geolocation=(), microphone=(), camera=()")
+    );
     assert!(answer.header("x-request-id").is_some());
     assert_eq!(answer.header("strict-transport-security"), None);
 }
@@ -20,7 +26,10 @@ db_test!(unknown_routes_and_methods_answer_with_the_envelope, |app| {
     let missing = app.send(app.http.get(app.url("/api/v1/nope"))).await;
     assert_eq!(missing.error(404, "SYS_002")["message"], "Not found");
     assert_security_headers(&missing);
-    assert_eq!(missing.header("content-security-policy"), Some("default-src 'none'; frame-ancestors 'none'"));
+    assert_eq!(
+        missing.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
     assert_eq!(missing.header("cache-control"), Some("no-store"));
 
     let wrong = app.send(app.http.get(app.url("/api/v1/auth/login"))).await;
@@ -28,7 +37,9 @@ db_test!(unknown_routes_and_methods_answer_with_the_envelope, |app| {
     assert_eq!(wrong.header("allow"), Some("POST"));
     assert_security_headers(&wrong);
 
-    let slash = app.send(app.http.post(app.url("/api/v1/auth/login/?x=1"))).await;
+    let slash = app
+        .send(app.http.post(app.url("/api/v1/auth/login/?x=1")))
+        .await;
     assert_eq!(slash.status, 307);
     assert_eq!(slash.header("location"), Some("/api/v1/auth/login?x=1"));
 
@@ -38,36 +49,66 @@ db_test!(unknown_routes_and_methods_answer_with_the_envelope, |app| {
 
 db_test!(bodies_that_cannot_be_used_are_4xx_never_500, |app| {
     let send = |body: Vec<u8>, content_type: &'static str| {
-        app.http.post(app.url("/api/v1/auth/login")).header("content-type", content_type).body(body)
+        app.http
+            .post(app.url("/api/v1/auth/login"))
+            .header("content-type", content_type)
+            .body(body)
     };
-    let malformed = app.send(send(b"{\"email\": ".to_vec(), "application/json")).await;
+    let malformed = app
+        .send(send(b"{\"email\": ".to_vec(), "application/json"))
+        .await;
     let item = malformed.error(422, "VAL_001");
     assert_eq!(item["message"], "Malformed JSON");
     assert_eq!(item["field"], json!(null));
 
-    let not_utf8 = app.send(send(vec![b'{', b'"', 0xff, 0xfe, b'"', b'}'], "application/json")).await;
+    let not_utf8 = app
+        .send(send(
+            vec![b'{', b'"', 0xff, 0xfe, b'"', b'}'],
+            "application/json",
+        ))
+        .await;
     not_utf8.error(400, "VAL_006");
 
     let deep = format!("{}{}", "[".repeat(70), "]".repeat(70));
-    let deep = app.send(send(format!("{{\"email\": {deep}}}").into_bytes(), "application/json")).await;
+    let deep = app
+        .send(send(
+            format!("{{\"email\": {deep}}}").into_bytes(),
+            "application/json",
+        ))
+        .await;
     deep.error(400, "VAL_006");
 
     let array = app.send(send(b"[1, 2]".to_vec(), "application/json")).await;
     array.error(422, "VAL_001");
 
     let text = app.send(send(b"email=a".to_vec(), "text/plain")).await;
-    assert_eq!(text.error(422, "VAL_001")["message"], "Request body must be JSON");
+    assert_eq!(
+        text.error(422, "VAL_001")["message"],
+        "Request body must be JSON"
+    );
 
     let charset = app
-        .send(send(b"{\"email\": \"x@example.com\", \"password\": \"p\"}".to_vec(), "application/json; charset=utf-8"))
+        .send(send(
+            b"{\"email\": \"x@example.com\", \"password\": \"p\"}".to_vec(),
+            "application/json; charset=utf-8",
+        ))
         .await;
     charset.error(401, "AUTH_001");
 
     let bad_length = app
-        .send(app.http.post(app.url("/api/v1/auth/login")).header("content-length", "12abc").body("{}"))
+        .send(
+            app.http
+                .post(app.url("/api/v1/auth/login"))
+                .header("content-length", "12abc")
+                .body("{}"),
+        )
         .await;
     // reqwest rewrites Content-Length; an invalid one is covered by the raw test below.
-    assert!(bad_length.status == 400 || bad_length.status == 422, "{}", bad_length.status);
+    assert!(
+        bad_length.status == 400 || bad_length.status == 422,
+        "{}",
+        bad_length.status
+    );
 });
 
 #[tokio::test]
@@ -88,17 +129,30 @@ async fn invalid_content_length_is_400_over_a_raw_socket() {
 
 #[tokio::test]
 async fn oversized_bodies_are_413_declared_or_streamed() {
-    let app = TestApp::builder(Db::Sqlite).env("MAX_REQUEST_BODY_BYTES", "65536").spawn().await.unwrap();
+    let app = TestApp::builder(Db::Sqlite)
+        .env("MAX_REQUEST_BODY_BYTES", "65536")
+        .spawn()
+        .await
+        .unwrap();
     let big = vec![b' '; 70_000];
     let declared = app
-        .send(app.http.post(app.url("/api/v1/auth/login")).header("content-type", "application/json").body(big.clone()))
+        .send(
+            app.http
+                .post(app.url("/api/v1/auth/login"))
+                .header("content-type", "application/json")
+                .body(big.clone()),
+        )
         .await;
     let item = declared.error(413, "VAL_007");
-    assert_eq!(item["message"], "Request body too large. Maximum size is 65536 bytes");
+    assert_eq!(
+        item["message"],
+        "Request body too large. Maximum size is 65536 bytes"
+    );
     assert_security_headers(&declared);
 
     // Chunked: no Content-Length, the limit trips while reading.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..10).map(|_| Ok(vec![b' '; 10_000])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..10).map(|_| Ok(vec![b' '; 10_000])).collect();
     let streamed = app
         .send(
             app.http
@@ -111,9 +165,18 @@ async fn oversized_bodies_are_413_declared_or_streamed() {
 
     let default = TestApp::builder(Db::Sqlite).spawn().await.unwrap();
     let declared = default
-        .send(default.http.post(default.url("/api/v1/auth/register")).header("content-type", "application/json").body(vec![b' '; 10 * 1024 * 1024 + 1]))
+        .send(
+            default
+                .http
+                .post(default.url("/api/v1/auth/register"))
+                .header("content-type", "application/json")
+                .body(vec![b' '; 10 * 1024 * 1024 + 1]),
+        )
         .await;
-    assert_eq!(declared.error(413, "VAL_007")["message"], "Request body too large. Maximum size is 10MB");
+    assert_eq!(
+        declared.error(413, "VAL_007")["message"],
+        "Request body too large. Maximum size is 10MB"
+    );
 }
 
 db_test!(cors_allows_configured_origins_only, |app| {
@@ -126,22 +189,54 @@ db_test!(cors_allows_configured_origins_only, |app| {
     };
     let allowed = app.send(preflight("http://allowed.test")).await;
     assert_eq!(allowed.status, 200);
-    assert_eq!(allowed.header("access-control-allow-origin"), Some("http://allowed.test"));
-    assert_eq!(allowed.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("http://allowed.test")
+    );
+    assert_eq!(
+        allowed.header("access-control-allow-credentials"),
+        Some("true")
+    );
     assert_eq!(allowed.header("access-control-max-age"), Some("600"));
-    assert!(allowed.header("access-control-allow-headers").unwrap().contains("X-Device-Id"));
+    assert!(
+        allowed
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("X-Device-Id")
+    );
     assert_security_headers(&allowed);
 
     let refused = app.send(preflight("http://evil.test")).await;
-    assert_eq!(refused.error(400, "VAL_006")["message"], "Disallowed CORS origin");
+    assert_eq!(
+        refused.error(400, "VAL_006")["message"],
+        "Disallowed CORS origin"
+    );
     assert_eq!(refused.header("access-control-allow-origin"), None);
 
     let simple = app
-        .send(app.http.get(app.url("/health")).header("origin", "http://allowed.test"))
+        .send(
+            app.http
+                .get(app.url("/health"))
+                .header("origin", "http://allowed.test"),
+        )
         .await;
-    assert_eq!(simple.header("access-control-allow-origin"), Some("http://allowed.test"));
-    assert!(simple.header("access-control-expose-headers").unwrap().contains("WWW-Authenticate"));
-    let other = app.send(app.http.get(app.url("/health")).header("origin", "http://evil.test")).await;
+    assert_eq!(
+        simple.header("access-control-allow-origin"),
+        Some("http://allowed.test")
+    );
+    assert!(
+        simple
+            .header("access-control-expose-headers")
+            .unwrap()
+            .contains("WWW-Authenticate")
+    );
+    let other = app
+        .send(
+            app.http
+                .get(app.url("/health"))
+                .header("origin", "http://evil.test"),
+        )
+        .await;
     assert_eq!(other.status, 200);
     assert_eq!(other.header("access-control-allow-origin"), None);
 });
@@ -152,14 +247,23 @@ db_test!(health_and_root_pages, |app| {
     assert_eq!(health.body["status"], "healthy");
     assert_eq!(health.body["version"], "1.0.0");
     assert_eq!(health.body["environment"], "development");
-    assert_eq!(health.body["checks"]["database"],
-        json!({"status": "healthy", "message": "Database connection successful"}));
+    assert_eq!(
+        health.body["checks"]["database"],
+        json!({"status": "healthy", "message": "Database connection successful"})
+    );
     assert_eq!(health.header("cache-control"), Some("no-store"));
 
     let root = app.send(app.http.get(app.url("/"))).await;
     assert_eq!(root.status, 200);
-    assert_eq!(root.header("content-type"), Some("text/html; charset=utf-8"));
-    assert!(root.header("content-security-policy").unwrap().contains("style-src 'unsafe-inline'"));
+    assert_eq!(
+        root.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        root.header("content-security-policy")
+            .unwrap()
+            .contains("style-src 'unsafe-inline'")
+    );
     assert!(root.body.as_str().unwrap().contains("identityd"));
     let head = app.send(app.http.head(app.url("/health"))).await;
     assert_eq!(head.status, 200);
@@ -168,7 +272,11 @@ db_test!(health_and_root_pages, |app| {
 
 #[tokio::test]
 async fn health_is_503_when_the_database_is_gone() {
-    let app = TestApp::builder(Db::Sqlite).env("DB_POOL_TIMEOUT", "1").spawn().await.unwrap();
+    let app = TestApp::builder(Db::Sqlite)
+        .env("DB_POOL_TIMEOUT", "1")
+        .spawn()
+        .await
+        .unwrap();
     // Pointing the pool at a directory that no longer exists: new connections fail.
     let state = identityd::state::AppState::new(
         identityd::config::Config::from_lookup(&|k| match k {
@@ -190,7 +298,10 @@ async fn health_is_503_when_the_database_is_gone() {
     assert_eq!(response.status(), 503);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "unhealthy");
-    assert_eq!(body["checks"]["database"]["message"], "Database connection failed");
+    assert_eq!(
+        body["checks"]["database"]["message"],
+        "Database connection failed"
+    );
 
     let login = reqwest::Client::new()
         .post(format!("http://{addr}/api/v1/auth/login"))
@@ -204,33 +315,54 @@ async fn health_is_503_when_the_database_is_gone() {
     assert_eq!(body["errors"][0]["code"], "SYS_006");
 }
 
-db_test!(client_ip_comes_from_forwarding_headers_only_behind_trusted_proxies, |app| {
-    app.register("ip@example.com").await;
-    // Untrusted peer: the spoofed header is ignored.
-    let token = app
-        .send(app.http.post(app.url("/api/v1/auth/login"))
-            .header("x-forwarded-for", "203.0.113.9")
-            .json(&json!({"email": "ip@example.com", "password": crate::helpers::PASSWORD})))
-        .await;
-    assert_eq!(token.status, 200);
-    let user_id = identityd::db::types::Id(uuid::Uuid::parse_str(token.body["user"]["id"].as_str().unwrap()).unwrap());
-    let mut conn = app.state.db.get().await.unwrap();
-    let sessions = crate::auth_rest::sessions_of(&mut conn, user_id).await;
-    assert_eq!(sessions[0].ip_address.as_deref(), Some("127.0.0.1"));
-    assert_eq!(sessions[0].device_name.as_deref(), Some("Unknown device"));
-});
+db_test!(
+    client_ip_comes_from_forwarding_headers_only_behind_trusted_proxies,
+    |app| {
+        app.register("ip@example.com").await;
+        // Untrusted peer: the spoofed header is ignored.
+        let token = app
+            .send(
+                app.http
+                    .post(app.url("/api/v1/auth/login"))
+                    .header("x-forwarded-for", "203.0.113.9")
+                    .json(
+                        &json!({"email": "ip@example.com", "password": crate::helpers::PASSWORD}),
+                    ),
+            )
+            .await;
+        assert_eq!(token.status, 200);
+        let user_id = identityd::db::types::Id(
+            uuid::Uuid::parse_str(token.body["user"]["id"].as_str().unwrap()).unwrap(),
+        );
+        let mut conn = app.state.db.get().await.unwrap();
+        let sessions = crate::auth_rest::sessions_of(&mut conn, user_id).await;
+        assert_eq!(sessions[0].ip_address.as_deref(), Some("127.0.0.1"));
+        assert_eq!(sessions[0].device_name.as_deref(), Some("Unknown device"));
+    }
+);
 
 #[tokio::test]
 async fn trusted_proxy_forwarding_header_is_believed() {
-    let app = TestApp::builder(Db::Sqlite).env("TRUSTED_PROXIES", "127.0.0.1").spawn().await.unwrap();
+    let app = TestApp::builder(Db::Sqlite)
+        .env("TRUSTED_PROXIES", "127.0.0.1")
+        .spawn()
+        .await
+        .unwrap();
     app.register("proxied@example.com").await;
     let token = app
-        .send(app.http.post(app.url("/api/v1/auth/login"))
-            .header("x-forwarded-for", "198.51.100.7, 127.0.0.1")
-            .json(&json!({"email": "proxied@example.com", "password": crate::helpers::PASSWORD})))
+        .send(
+            app.http
+                .post(app.url("/api/v1/auth/login"))
+                .header("x-forwarded-for", "198.51.100.7, 127.0.0.1")
+                .json(
+                    &json!({"email": "proxied@example.com", "password": crate::helpers::PASSWORD}),
+                ),
+        )
         .await;
     assert_eq!(token.status, 200);
-    let user_id = identityd::db::types::Id(uuid::Uuid::parse_str(token.body["user"]["id"].as_str().unwrap()).unwrap());
+    let user_id = identityd::db::types::Id(
+        uuid::Uuid::parse_str(token.body["user"]["id"].as_str().unwrap()).unwrap(),
+    );
     let mut conn = app.state.db.get().await.unwrap();
     let sessions = crate::auth_rest::sessions_of(&mut conn, user_id).await;
     assert_eq!(sessions[0].ip_address.as_deref(), Some("198.51.100.7"));

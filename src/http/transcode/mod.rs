@@ -81,7 +81,12 @@ impl Transcoder {
         }
     }
 
-    async fn call(&self, route: &Route, params: &[(String, String)], request: Request<Body>) -> Response {
+    async fn call(
+        &self,
+        route: &Route,
+        params: &[(String, String)],
+        request: Request<Body>,
+    ) -> Response {
         let (parts, body) = request.into_parts();
         let body = match body.collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -89,19 +94,33 @@ impl Transcoder {
                 return body_limit::too_large(self.max_body);
             }
             Err(_) => {
-                return envelope::error(Code::InvalidInput, "Request body could not be parsed", None);
+                return envelope::error(
+                    Code::InvalidInput,
+                    "Request body could not be parsed",
+                    None,
+                );
             }
         };
-        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
         let message = match decode_request(route, params, parts.uri.query(), content_type, &body) {
             Ok(message) => message,
             Err(DecodeError::Unparseable) => {
-                return envelope::error(Code::InvalidInput, "Request body could not be parsed", None);
+                return envelope::error(
+                    Code::InvalidInput,
+                    "Request body could not be parsed",
+                    None,
+                );
             }
             Err(DecodeError::Invalid(problems)) => {
                 let items: Vec<FieldViolation> = problems
                     .into_iter()
-                    .map(|p| FieldViolation { field: p.field, message: p.message })
+                    .map(|p| FieldViolation {
+                        field: p.field,
+                        message: p.message,
+                    })
                     .collect();
                 return envelope::errors(Code::Validation, &items);
             }
@@ -115,7 +134,10 @@ impl Transcoder {
         };
         *grpc_request.version_mut() = http::Version::HTTP_2;
         let headers = grpc_request.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
         for name in FORWARDED_HEADERS {
             for value in parts.headers.get_all(name) {
@@ -133,19 +155,15 @@ impl Transcoder {
 
     async fn reply(&self, route: &Route, response: Response) -> Response {
         let (parts, body) = response.into_parts();
-        if let Some(status) = tonic::Status::from_header_map(&parts.headers) {
-            if status.code() != tonic::Code::Ok {
-                return envelope::from_status(&status);
-            }
+        if let Some(status) = failed_status(&parts.headers) {
+            return envelope::from_status(&status);
         }
         let collected = match body.collect().await {
             Ok(collected) => collected,
             Err(_) => return internal("reading the gRPC reply failed"),
         };
-        if let Some(status) = collected.trailers().and_then(tonic::Status::from_header_map) {
-            if status.code() != tonic::Code::Ok {
-                return envelope::from_status(&status);
-            }
+        if let Some(status) = collected.trailers().and_then(failed_status) {
+            return envelope::from_status(&status);
         }
         let Some(payload) = unframe(collected.to_bytes()) else {
             return internal("malformed gRPC reply frame");
@@ -162,6 +180,11 @@ impl Transcoder {
         let json = json::encode_response(&message, route.response_body.as_deref());
         envelope::json_response(route.success_status, &json)
     }
+}
+
+/// The status in `headers` (a trailers-only answer, or the trailers), unless OK.
+fn failed_status(headers: &http::HeaderMap) -> Option<tonic::Status> {
+    tonic::Status::from_header_map(headers).filter(|s| s.code() != tonic::Code::Ok)
 }
 
 /// One gRPC length-prefixed message.
@@ -200,5 +223,9 @@ fn redirect_without_slash(request: &Request<Body>) -> Response {
 
 fn internal(what: &str) -> Response {
     tracing::error!(what, "transcoding failed");
-    envelope::error(Code::Internal, "An internal error occurred. Please try again later.", None)
+    envelope::error(
+        Code::Internal,
+        "An internal error occurred. Please try again later.",
+        None,
+    )
 }
