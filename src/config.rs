@@ -71,6 +71,8 @@ pub struct Config {
     pub bind_address: SocketAddr,
     /// Log filter (`LOG_LEVEL`).
     pub log_level: String,
+    /// `LOG_FORMAT`: `text` (default) or `json` (one JSON object per line).
+    pub log_json: bool,
     /// `DEMO_MODE`.
     pub demo_mode: bool,
     /// The database (`DATABASE_URL` or `POSTGRES_*`).
@@ -283,6 +285,11 @@ impl Config {
             environment,
             bind_address,
             log_level: r.string("LOG_LEVEL", "info"),
+            log_json: match r.string("LOG_FORMAT", "text").as_str() {
+                "text" => false,
+                "json" => true,
+                _ => return Err(invalid("LOG_FORMAT", "must be text or json")),
+            },
             demo_mode: r.bool("DEMO_MODE", false)?,
             database_url,
             migrate_on_start: r.bool("MIGRATE_ON_START", true)?,

@@ -1,8 +1,11 @@
 //! The authentication layer in front of every tonic service. It validates
 //! the bearer token once per request (gRPC, grpc-web and transcoded REST all
-//! pass here) and leaves the outcome in the request extensions; handlers then
-//! say whether they need a user with [`require_user`].
+//! pass here) and leaves the outcome in the request extensions. Methods
+//! marked `(identity.v1.requires_user)` in the proto are refused here when
+//! the caller is not authenticated, before their request is decoded; handlers
+//! take the caller with [`require_user`].
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -17,23 +20,67 @@ use crate::state::AppState;
 #[derive(Clone, Debug)]
 pub struct Authentication(Result<Principal, Arc<Error>>);
 
-/// Middleware: validates `Authorization: Bearer` when present.
+const REQUIRES_USER: &str = "identity.v1.requires_user";
+
+/// Whether a method is marked `(identity.v1.requires_user) = true`.
+pub fn method_requires_user(method: &prost_reflect::MethodDescriptor) -> bool {
+    method
+        .parent_pool()
+        .get_extension_by_name(REQUIRES_USER)
+        .is_some_and(|ext| method.options().get_extension(&ext).as_bool() == Some(true))
+}
+
+/// The gRPC paths (`/pkg.Service/Method`) of methods that require a user.
+#[derive(Debug, Clone, Default)]
+pub struct UserRequired(Arc<HashSet<String>>);
+
+impl UserRequired {
+    /// Reads the option from every method of `descriptor_set`.
+    pub fn from_descriptor_set(descriptor_set: &[u8]) -> anyhow::Result<Self> {
+        let pool = prost_reflect::DescriptorPool::decode(descriptor_set)?;
+        let paths = pool
+            .services()
+            .flat_map(|s| s.methods().collect::<Vec<_>>())
+            .filter(method_requires_user)
+            .map(|m| format!("/{}/{}", m.parent_service().full_name(), m.name()))
+            .collect();
+        Ok(Self(Arc::new(paths)))
+    }
+}
+
+/// Validates the bearer token of `headers`, if any.
+pub async fn authenticate_headers(
+    state: &AppState,
+    headers: &http::HeaderMap,
+) -> Option<Result<Principal, Error>> {
+    Some(match bearer_token(headers)? {
+        Err(err) => Err(err),
+        Ok(token) => principal::authenticate(state, &token).await,
+    })
+}
+
+/// Middleware: validates `Authorization: Bearer` when present; refuses
+/// unauthenticated calls of methods that require a user.
 pub async fn authenticate(
-    State(state): State<AppState>,
+    State((state, required)): State<(AppState, UserRequired)>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let outcome = match bearer_token(request.headers()) {
-        None => None,
-        Some(Err(err)) => Some(Err(Arc::new(err))),
-        Some(Ok(token)) => Some(
-            principal::authenticate(&state, &token)
-                .await
-                .map_err(Arc::new),
-        ),
-    };
+    let outcome = authenticate_headers(&state, request.headers()).await;
+    if required.0.contains(request.uri().path()) {
+        let refused = match &outcome {
+            None => Some(Error::NotAuthenticated),
+            Some(Err(err)) => Some(replay(err)),
+            Some(Ok(_)) => None,
+        };
+        if let Some(err) = refused {
+            return tonic::Status::from(err).into_http();
+        }
+    }
     if let Some(outcome) = outcome {
-        request.extensions_mut().insert(Authentication(outcome));
+        request
+            .extensions_mut()
+            .insert(Authentication(outcome.map_err(Arc::new)));
     }
     next.run(request).await
 }

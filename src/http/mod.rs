@@ -41,18 +41,20 @@ struct Dispatch {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> anyhow::Result<Router> {
     let routes = grpc::infrastructure(grpc::services(&state))?;
+    let user_required =
+        grpc::authn::UserRequired::from_descriptor_set(grpc::pb::FILE_DESCRIPTOR_SET)?;
     let grpc_router = routes
         .prepare()
         .into_axum_router()
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            (state.clone(), user_required),
             grpc::authn::authenticate,
         ))
         .layer(tonic_web::GrpcWebLayer::new());
     let transcoder = transcode::Transcoder::new(
         grpc::pb::FILE_DESCRIPTOR_SET,
         &state.config.api_prefix,
-        state.config.max_request_body_bytes,
+        state.clone(),
         grpc_router.clone(),
     )?;
     let dispatch = Arc::new(Dispatch {

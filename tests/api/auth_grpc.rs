@@ -184,24 +184,7 @@ db_test!(grpc_password_reset, |app| {
         .unwrap()
         .into_inner();
     assert!(answer.success);
-    let mut token = None;
-    for _ in 0..100 {
-        if let Some(mail) = app.mailer.sent().last() {
-            token = Some(
-                mail.text
-                    .split_once("token=")
-                    .unwrap()
-                    .1
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .to_owned(),
-            );
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let token = token.expect("reset email");
+    let token = app.reset_token().await;
     auth.confirm_password_reset(pb::PasswordResetConfirmRequest {
         token: Some(token.clone()),
         new_password: Some("Fresh-Password-9!".into()),

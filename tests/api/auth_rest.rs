@@ -133,11 +133,7 @@ db_test!(login_returns_a_token_pair_and_records_the_device, |app| {
     assert_eq!(me.status, 200, "{}", me.body);
     assert_eq!(me.body["email"], "dev@example.com");
 
-    let mut conn = app.state.db.get().await.unwrap();
-    let user_id = identityd::db::types::Id(
-        uuid::Uuid::parse_str(token["user"]["id"].as_str().unwrap()).unwrap(),
-    );
-    let sessions = sessions_of(&mut conn, user_id).await;
+    let sessions = app.sessions_of(token).await;
     assert_eq!(sessions.len(), 1);
     let s = &sessions[0];
     assert_eq!(s.device_name.as_deref(), Some("Chrome on Mac"));
@@ -145,24 +141,6 @@ db_test!(login_returns_a_token_pair_and_records_the_device, |app| {
     assert_eq!(s.ip_address.as_deref(), Some("127.0.0.1"));
     assert!(s.is_active);
 });
-
-pub async fn sessions_of(
-    conn: &mut identityd::db::DbConn,
-    user_id: identityd::db::types::Id,
-) -> Vec<identityd::db::sessions::SessionRow> {
-    use diesel::{ExpressionMethods as _, QueryDsl as _, SelectableHelper as _};
-    use diesel_async::RunQueryDsl as _;
-    use identityd::db::schema::user_sessions;
-    use identityd::db::sessions::SessionRow;
-    identityd::with_backend!(conn, c => {
-        user_sessions::table
-            .filter(user_sessions::user_id.eq(user_id))
-            .select(SessionRow::as_select())
-            .load(c)
-            .await
-    })
-    .unwrap()
-}
 
 db_test!(wrong_password_and_unknown_email_answer_the_same, |app| {
     app.register("known@example.com").await;

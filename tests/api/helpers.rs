@@ -217,10 +217,10 @@ impl TestAppBuilder {
         self
     }
 
-    pub async fn spawn(self) -> Option<TestApp> {
-        let database = TestDatabase::create(self.db).await?;
+    /// The test configuration for a server on `database_url`.
+    pub fn config(&self, database_url: &str) -> Config {
         let mut env: HashMap<String, String> = [
-            ("DATABASE_URL", database.url.as_str()),
+            ("DATABASE_URL", database_url),
             (
                 "SECRET_KEY",
                 "test-secret-key-that-is-long-enough-0123456789",
@@ -237,8 +237,13 @@ impl TestAppBuilder {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        env.extend(self.env);
-        let config = Config::from_lookup(&move |k| env.get(k).cloned()).unwrap();
+        env.extend(self.env.clone());
+        Config::from_lookup(&move |k| env.get(k).cloned()).unwrap()
+    }
+
+    pub async fn spawn(self) -> Option<TestApp> {
+        let database = TestDatabase::create(self.db).await?;
+        let config = self.config(&database.url);
         let clock = Arc::new(ManualClock::default());
         let mailer = MemoryMailer::default();
         let state = identityd::app::prepare(config, clock.clone(), Arc::new(mailer.clone()))
@@ -408,6 +413,37 @@ impl TestApp {
         &self,
     ) -> pb::user_service_client::UserServiceClient<tonic::transport::Channel> {
         pb::user_service_client::UserServiceClient::new(self.grpc_channel().await)
+    }
+
+    /// The session rows of the user of a Token JSON.
+    pub async fn sessions_of(&self, token: &Value) -> Vec<identityd::db::sessions::SessionRow> {
+        use diesel::{ExpressionMethods as _, QueryDsl as _, SelectableHelper as _};
+        use diesel_async::RunQueryDsl as _;
+        use identityd::db::schema::user_sessions;
+        use identityd::db::sessions::SessionRow;
+        let id = uuid::Uuid::parse_str(token["user"]["id"].as_str().unwrap()).unwrap();
+        let user_id = identityd::db::types::Id(id);
+        let mut conn = self.state.db.get().await.unwrap();
+        identityd::with_backend!(conn, c => {
+            user_sessions::table
+                .filter(user_sessions::user_id.eq(user_id))
+                .select(SessionRow::as_select())
+                .load(c)
+                .await
+        })
+        .unwrap()
+    }
+
+    /// The token of the last password-reset email (sent in the background).
+    pub async fn reset_token(&self) -> String {
+        for _ in 0..100 {
+            if let Some(mail) = self.mailer.sent().last() {
+                let (_, token) = mail.text.split_once("token=").unwrap();
+                return token.split_whitespace().next().unwrap().to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("no reset email was sent");
     }
 
     /// Runs SQL against the test database (both backends), e.g. to set up

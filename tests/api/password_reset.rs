@@ -4,21 +4,9 @@
 use serde_json::json;
 
 use crate::db_test;
-use crate::helpers::{PASSWORD, TestApp};
+use crate::helpers::PASSWORD;
 
 const NEW_PASSWORD: &str = "Brand-New-Pass-77!";
-
-async fn reset_token(app: &TestApp) -> String {
-    // The email is sent after the response: wait for it briefly.
-    for _ in 0..100 {
-        if let Some(mail) = app.mailer.sent().last() {
-            let (_, token) = mail.text.split_once("token=").unwrap();
-            return token.split_whitespace().next().unwrap().to_owned();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("no reset email was sent");
-}
 
 db_test!(reset_request_answers_the_same_for_unknown_emails, |app| {
     app.register("real@example.com").await;
@@ -40,7 +28,7 @@ db_test!(reset_request_answers_the_same_for_unknown_emails, |app| {
         known.body["message"],
         "If your email is registered, you will receive a password reset link shortly"
     );
-    let token = reset_token(&app).await;
+    let token = app.reset_token().await;
     assert!(!token.is_empty());
     let mails = app.mailer.sent();
     assert_eq!(mails.len(), 1);
@@ -69,7 +57,7 @@ db_test!(
             json!({"email": "forgot@example.com"}),
         )
         .await;
-        let token = reset_token(&app).await;
+        let token = app.reset_token().await;
 
         let weak = app
             .post(
@@ -132,7 +120,7 @@ db_test!(reset_token_expires, |app| {
         json!({"email": "late@example.com"}),
     )
     .await;
-    let token = reset_token(&app).await;
+    let token = app.reset_token().await;
     app.clock.advance(chrono::Duration::minutes(61));
     let late = app
         .post(

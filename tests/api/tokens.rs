@@ -185,25 +185,10 @@ db_test!(
     lowered_absolute_lifetime_ends_old_sessions_at_refresh,
     |app| {
         let token = app.user("short@example.com").await;
-        let db_url = app.database.url.clone();
         // Same database, a server configured with a one-day absolute lifetime.
-        let mut env = std::collections::HashMap::new();
-        env.insert("DATABASE_URL".to_owned(), db_url);
-        env.insert(
-            "SECRET_KEY".to_owned(),
-            "test-secret-key-that-is-long-enough-0123456789".to_owned(),
-        );
-        env.insert("BCRYPT_COST".to_owned(), "4".to_owned());
-        env.insert("SESSION_ABSOLUTE_LIFETIME_DAYS".to_owned(), "1".to_owned());
-        env.insert(
-            "FIRST_SUPERUSER_EMAIL".to_owned(),
-            "root@identityd.test".to_owned(),
-        );
-        env.insert(
-            "FIRST_SUPERUSER_PASSWORD".to_owned(),
-            "Root-Password-123!".to_owned(),
-        );
-        let config = identityd::config::Config::from_lookup(&move |k| env.get(k).cloned()).unwrap();
+        let config = crate::helpers::TestApp::builder(crate::helpers::Db::Sqlite)
+            .env("SESSION_ABSOLUTE_LIFETIME_DAYS", "1")
+            .config(&app.database.url);
         let clock = app.clock.clone();
         let state = identityd::app::prepare(
             config,

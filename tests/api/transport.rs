@@ -331,11 +331,7 @@ db_test!(
             )
             .await;
         assert_eq!(token.status, 200);
-        let user_id = identityd::db::types::Id(
-            uuid::Uuid::parse_str(token.body["user"]["id"].as_str().unwrap()).unwrap(),
-        );
-        let mut conn = app.state.db.get().await.unwrap();
-        let sessions = crate::auth_rest::sessions_of(&mut conn, user_id).await;
+        let sessions = app.sessions_of(&token.body).await;
         assert_eq!(sessions[0].ip_address.as_deref(), Some("127.0.0.1"));
         assert_eq!(sessions[0].device_name.as_deref(), Some("Unknown device"));
     }
@@ -360,10 +356,39 @@ async fn trusted_proxy_forwarding_header_is_believed() {
         )
         .await;
     assert_eq!(token.status, 200);
-    let user_id = identityd::db::types::Id(
-        uuid::Uuid::parse_str(token.body["user"]["id"].as_str().unwrap()).unwrap(),
-    );
-    let mut conn = app.state.db.get().await.unwrap();
-    let sessions = crate::auth_rest::sessions_of(&mut conn, user_id).await;
+    let sessions = app.sessions_of(&token.body).await;
     assert_eq!(sessions[0].ip_address.as_deref(), Some("198.51.100.7"));
 }
+
+db_test!(authentication_is_checked_before_validation, |app| {
+    // No token and a broken body: 401, not 422 (contract 1.2).
+    let broken = app
+        .send(
+            app.http
+                .post(app.url("/api/v1/auth/logout"))
+                .header("content-type", "application/json")
+                .body("{not json"),
+        )
+        .await;
+    broken.error(401, "AUTH_006");
+    let token = app.user("order@example.com").await;
+    let authed = app
+        .send(
+            app.http
+                .post(app.url("/api/v1/auth/logout"))
+                .bearer_auth(token["access_token"].as_str().unwrap())
+                .header("content-type", "application/json")
+                .body("{not json"),
+        )
+        .await;
+    assert_eq!(authed.error(422, "VAL_001")["message"], "Malformed JSON");
+    // gRPC: the same order, the request is refused before it is decoded.
+    let mut auth = app.auth_client().await;
+    let refused = auth
+        .logout(identityd::grpc::pb::LogoutRequest {
+            refresh_token: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(crate::helpers::reason(&refused), "AUTH_006");
+});

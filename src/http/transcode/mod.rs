@@ -23,7 +23,9 @@ use tower::ServiceExt as _;
 use self::request::{DecodeError, decode_request};
 use self::routes::{Resolution, Route, RouteTable};
 use super::{body_limit, envelope, method_not_allowed};
-use crate::error::{Code, FieldViolation};
+use crate::error::{Code, Error, FieldViolation};
+use crate::grpc::authn;
+use crate::state::AppState;
 
 /// Request headers passed through to the gRPC services.
 const FORWARDED_HEADERS: [&str; 5] = [
@@ -38,8 +40,7 @@ const FORWARDED_HEADERS: [&str; 5] = [
 pub struct Transcoder {
     table: RouteTable,
     grpc: Router,
-    /// The body limit, for the 413 message when reading hits it.
-    max_body: usize,
+    state: AppState,
 }
 
 impl Transcoder {
@@ -48,14 +49,14 @@ impl Transcoder {
     pub fn new(
         descriptor_set: &[u8],
         api_prefix: &str,
-        max_body: usize,
+        state: AppState,
         grpc: Router,
     ) -> anyhow::Result<Self> {
         let pool = DescriptorPool::decode(descriptor_set)?;
         Ok(Self {
             table: RouteTable::from_pool(&pool, api_prefix)?,
             grpc,
-            max_body,
+            state,
         })
     }
 
@@ -91,7 +92,7 @@ impl Transcoder {
         let body = match body.collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(err) if body_limit::is_limit_error(&err) => {
-                return body_limit::too_large(self.max_body);
+                return body_limit::too_large(self.state.config.max_request_body_bytes);
             }
             Err(_) => {
                 return envelope::error(
@@ -105,7 +106,16 @@ impl Transcoder {
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let message = match decode_request(route, params, parts.uri.query(), content_type, &body) {
+        let decoded = decode_request(route, params, parts.uri.query(), content_type, &body);
+        if decoded.is_err() {
+            // Authentication is checked before validation (contract 1.2): a
+            // request that never reaches the gRPC layer is authenticated here,
+            // once, when its method requires a user.
+            if let Some(refusal) = self.refuse_unauthenticated(route, &parts.headers).await {
+                return refusal;
+            }
+        }
+        let message = match decoded {
             Ok(message) => message,
             Err(DecodeError::Unparseable) => {
                 return envelope::error(
@@ -151,6 +161,22 @@ impl Transcoder {
             Err(never) => match never {},
         };
         self.reply(route, response).await
+    }
+
+    async fn refuse_unauthenticated(
+        &self,
+        route: &Route,
+        headers: &http::HeaderMap,
+    ) -> Option<Response> {
+        if !authn::method_requires_user(&route.method) {
+            return None;
+        }
+        let err = match authn::authenticate_headers(&self.state, headers).await {
+            None => Error::NotAuthenticated,
+            Some(Err(err)) => err,
+            Some(Ok(_)) => return None,
+        };
+        Some(envelope::from_status(&tonic::Status::from(err)))
     }
 
     async fn reply(&self, route: &Route, response: Response) -> Response {
