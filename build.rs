@@ -7,7 +7,13 @@ use std::{env, fs, path::PathBuf};
 
 use prost::Message as _;
 
-const SERVED: &[&str] = &["identity/v1/auth.proto", "identity/v1/users.proto"];
+const SERVED: &[&str] = &[
+    "identity/v1/auth.proto",
+    "identity/v1/users.proto",
+    "identity/v1/sessions.proto",
+    "identity/v1/organizations.proto",
+    "identity/v1/admin.proto",
+];
 const TESTING: &[&str] = &["testing/v1/transcode.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

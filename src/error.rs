@@ -333,6 +333,43 @@ pub enum Error {
     /// Logout with another user's refresh token.
     #[error("You can only logout your own sessions")]
     NotYourSession,
+    /// A role or ownership check failed (AUTH_004).
+    #[error("{message}")]
+    Forbidden {
+        /// What was refused.
+        message: &'static str,
+        /// The field that asked for it, if one did.
+        field: Option<&'static str>,
+    },
+    /// A superuser tried something on their own account (AUTH_007).
+    #[error("{message}")]
+    SelfAction {
+        /// What was refused.
+        message: &'static str,
+        /// The field that asked for it, if one did.
+        field: Option<&'static str>,
+    },
+    /// `PATCH /users/me/password` with a wrong current password (403).
+    #[error("Current password is incorrect")]
+    WrongCurrentPassword,
+    /// An unknown resource (SYS_002).
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// Admin create with a taken email.
+    #[error("User with email {0} already exists")]
+    EmailTakenBy(String),
+    /// Adding a user who is already an active member.
+    #[error("User is already a member of this organization")]
+    AlreadyMember {
+        /// `user_id` or `email`, as the request named the user.
+        field: &'static str,
+    },
+    /// An organization slug already taken.
+    #[error("Organization with slug '{0}' already exists")]
+    SlugTaken(String),
+    /// The operation would leave an organization without an active owner.
+    #[error("An organization must keep at least one active owner")]
+    LastOwner,
     /// Request validation failed.
     #[error("Validation error")]
     Validation(Vec<FieldViolation>),
@@ -359,7 +396,15 @@ impl Error {
             | Self::SessionLifetimeExceeded => Code::TokenExpired,
             Self::UserInactive => Code::UserInactive,
             Self::InvalidCredentials => Code::InvalidCredentials,
-            Self::EmailTaken => Code::UserAlreadyExists,
+            Self::EmailTaken | Self::EmailTakenBy(_) | Self::AlreadyMember { .. } => {
+                Code::UserAlreadyExists
+            }
+            Self::Forbidden { .. } => Code::InsufficientPermissions,
+            Self::SelfAction { .. } => Code::OperationForbidden,
+            Self::WrongCurrentPassword => Code::WrongCurrentPassword,
+            Self::NotFound(_) => Code::NotFound,
+            Self::SlugTaken(_) => Code::AlreadyExists,
+            Self::LastOwner => Code::LastOwner,
             Self::ResetTokenInvalid => Code::InvalidInput,
             Self::NotYourSession => Code::InsufficientPermissions,
             Self::Validation(_) => Code::Validation,
@@ -370,8 +415,19 @@ impl Error {
 
     fn field(&self) -> Option<&'static str> {
         match self {
-            Self::EmailTaken => Some("email"),
+            Self::EmailTaken | Self::EmailTakenBy(_) => Some("email"),
+            Self::SlugTaken(_) => Some("slug"),
+            Self::AlreadyMember { field } => Some(field),
+            Self::Forbidden { field, .. } | Self::SelfAction { field, .. } => *field,
             _ => None,
+        }
+    }
+
+    /// 403 AUTH_004 with `message`.
+    pub fn forbidden(message: &'static str) -> Self {
+        Self::Forbidden {
+            message,
+            field: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! inside a transaction (a cancelled request) is discarded, never reused.
 
 pub mod migrate;
+pub mod organizations;
 pub mod schema;
 pub mod sessions;
 pub mod types;
@@ -112,6 +113,7 @@ fn sqlite_unique_index(message: &str) -> String {
     match message.rsplit(": ").next().unwrap_or(message) {
         "users.email" => "ix_users_email".to_owned(),
         "user_sessions.refresh_token_jti" => "ix_user_sessions_refresh_token_jti".to_owned(),
+        "organizations.slug" => "ix_organizations_slug".to_owned(),
         other => other.to_owned(),
     }
 }

@@ -45,3 +45,38 @@ diesel::table! {
 
 diesel::joinable!(user_sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, user_sessions);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTimestamp};
+
+    organizations (id) {
+        id -> SqlUuid,
+        name -> Text,
+        slug -> Text,
+        description -> Nullable<Text>,
+        is_active -> Bool,
+        settings -> Nullable<Text>,
+        created_at -> SqlTimestamp,
+        updated_at -> SqlTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTimestamp};
+
+    user_organizations (user_id, organization_id) {
+        user_id -> SqlUuid,
+        organization_id -> SqlUuid,
+        role -> Text,
+        is_active -> Bool,
+        custom_permissions -> Nullable<Text>,
+        created_at -> SqlTimestamp,
+        updated_at -> SqlTimestamp,
+    }
+}
+
+diesel::joinable!(user_organizations -> users (user_id));
+diesel::joinable!(user_organizations -> organizations (organization_id));
+diesel::allow_tables_to_appear_in_same_query!(users, organizations, user_organizations);

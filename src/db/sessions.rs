@@ -1,8 +1,8 @@
 //! Queries on `user_sessions`: one row per login on one device.
 
 use diesel::{
-    ExpressionMethods as _, Insertable, OptionalExtension as _, QueryDsl as _, Queryable,
-    Selectable, SelectableHelper as _,
+    BoolExpressionMethods as _, ExpressionMethods as _, Insertable, OptionalExtension as _,
+    QueryDsl as _, Queryable, Selectable, SelectableHelper as _,
 };
 use diesel_async::RunQueryDsl as _;
 
@@ -178,4 +178,84 @@ pub async fn end_user_sessions(
         .await
     }))?;
     Ok(usize::try_from(live).unwrap_or(0))
+}
+
+/// The active sessions of a user, most recently used first (then newest,
+/// then id).
+pub async fn list_live_sessions(
+    conn: &mut DbConn,
+    user_id: Id,
+    now: Timestamp,
+) -> DbResult<Vec<SessionRow>> {
+    map_err(with_backend!(conn, c => {
+        user_sessions::table
+            .filter(user_sessions::user_id.eq(user_id))
+            .filter(user_sessions::is_active.eq(true))
+            .filter(user_sessions::expires_at.gt(now))
+            .order((
+                user_sessions::last_used_at.desc(),
+                user_sessions::created_at.desc(),
+                user_sessions::id.asc(),
+            ))
+            .select(SessionRow::as_select())
+            .load(c)
+            .await
+    }))
+}
+
+/// Deletes the sessions of a user that expired at or before `now`, ended
+/// or not; returns how many.
+pub async fn delete_expired_sessions(
+    conn: &mut DbConn,
+    user_id: Id,
+    now: Timestamp,
+) -> DbResult<usize> {
+    map_err(with_backend!(conn, c => {
+        diesel::delete(
+            user_sessions::table
+                .filter(user_sessions::user_id.eq(user_id))
+                .filter(user_sessions::expires_at.le(now)),
+        )
+        .execute(c)
+        .await
+    }))
+}
+
+/// Every user's sessions for administrators: active ones (`live`) or only
+/// ended or expired ones, most recently used first, with their users.
+pub async fn list_all_sessions(
+    conn: &mut DbConn,
+    live: bool,
+    now: Timestamp,
+    page: crate::domain::page::PageRequest,
+) -> DbResult<(Vec<(SessionRow, UserRow)>, i64)> {
+    macro_rules! base {
+        () => {{
+            let q = user_sessions::table.inner_join(users::table).into_boxed();
+            if live {
+                q.filter(
+                    user_sessions::is_active
+                        .eq(true)
+                        .and(user_sessions::expires_at.gt(now)),
+                )
+            } else {
+                q.filter(
+                    user_sessions::is_active
+                        .eq(false)
+                        .or(user_sessions::expires_at.le(now)),
+                )
+            }
+        }};
+    }
+    map_err(with_backend!(conn, c => {
+        let total: i64 = base!().count().get_result(c).await?;
+        let rows = base!()
+            .order((user_sessions::last_used_at.desc(), user_sessions::id.asc()))
+            .select((SessionRow::as_select(), UserRow::as_select()))
+            .offset(page.offset())
+            .limit(page.limit())
+            .load(c)
+            .await?;
+        Ok::<_, diesel::result::Error>((rows, total))
+    }))
 }

@@ -1,14 +1,16 @@
 //! Queries on `users`.
 
 use diesel::{
-    ExpressionMethods as _, Insertable, OptionalExtension as _, QueryDsl as _, Queryable,
-    Selectable, SelectableHelper as _,
+    AsChangeset, BoolExpressionMethods as _, EscapeExpressionMethods as _, ExpressionMethods as _,
+    Insertable, OptionalExtension as _, PgTextExpressionMethods as _, QueryDsl as _, Queryable,
+    Selectable, SelectableHelper as _, TextExpressionMethods as _,
 };
 use diesel_async::RunQueryDsl as _;
 
 use super::schema::users;
 use super::types::{Id, Timestamp};
-use super::{DbConn, DbResult, map_err};
+use super::{Backend, DbConn, DbResult, map_err};
+use crate::domain::page::{PageRequest, SortOrder};
 use crate::with_backend;
 
 /// A `users` row.
@@ -126,4 +128,186 @@ pub async fn swap_password_hash(
         }
     }))?;
     Ok(changed == 1)
+}
+
+/// Changes to a user; `None` leaves a column alone, `Some(None)` clears it.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChangeset {
+    /// New given name.
+    pub first_name: Option<String>,
+    /// New family name.
+    pub last_name: Option<Option<String>>,
+    /// New phone number.
+    pub phone_number: Option<Option<String>>,
+    /// New locale.
+    pub locale: Option<Option<String>>,
+    /// New preferences (JSON object text).
+    pub preferences: Option<Option<String>>,
+    /// Activation state.
+    pub is_active: Option<bool>,
+    /// Superuser status.
+    pub is_superuser: Option<bool>,
+    /// New password hash.
+    pub password_hash: Option<Option<String>>,
+    /// Soft-delete mark.
+    pub deleted_at: Option<Option<Timestamp>>,
+    /// Always set by [`update_user`].
+    pub updated_at: Option<Timestamp>,
+}
+
+/// Applies `changes` (and `updated_at` = `now`) to a user.
+pub async fn update_user(
+    conn: &mut DbConn,
+    id: Id,
+    mut changes: UserChangeset,
+    now: Timestamp,
+) -> DbResult<()> {
+    changes.updated_at = Some(now);
+    map_err(with_backend!(conn, c => {
+        diesel::update(users::table.find(id)).set(&changes).execute(c).await
+    }))
+    .map(drop)
+}
+
+/// Sortable user columns (the contract's allow-list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSortField {
+    /// `created_at`.
+    CreatedAt,
+    /// `updated_at`.
+    UpdatedAt,
+    /// `email`.
+    Email,
+    /// `first_name`.
+    FirstName,
+    /// `last_name` (nullable).
+    LastName,
+}
+
+/// Filters of a user listing; deleted users are always excluded.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Only users in this activation state.
+    pub is_active: Option<bool>,
+    /// Only users with this superuser status.
+    pub is_superuser: Option<bool>,
+    /// Case-insensitive literal substring of email, first or last name.
+    pub search: Option<String>,
+}
+
+/// Escapes `%`, `_` and `\` so that a search term matches literally.
+pub fn like_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for ch in term.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(ch);
+    }
+    pattern.push('%');
+    pattern
+}
+
+macro_rules! user_listing {
+    ($c:ident, $filter:expr, $backend_search:expr) => {{
+        let mut query = users::table
+            .filter(users::deleted_at.is_null())
+            .into_boxed();
+        if let Some(active) = $filter.is_active {
+            query = query.filter(users::is_active.eq(active));
+        }
+        if let Some(superuser) = $filter.is_superuser {
+            query = query.filter(users::is_superuser.eq(superuser));
+        }
+        if let Some(pattern) = $filter.search.as_deref().map(like_pattern) {
+            query = $backend_search(query, pattern);
+        }
+        query
+    }};
+}
+
+/// One page of non-deleted users and the total matching the filter.
+pub async fn list_users(
+    conn: &mut DbConn,
+    filter: &UserFilter,
+    sort: UserSortField,
+    order: SortOrder,
+    page: PageRequest,
+) -> DbResult<(Vec<UserRow>, i64)> {
+    use UserSortField as F;
+    // Ordering: the chosen column, nulls after values ascending (before them
+    // descending), ties by id ascending so pages are stable.
+    macro_rules! run {
+        ($c:ident, $search:expr) => {{
+            let total: i64 = user_listing!($c, filter, $search)
+                .count()
+                .get_result($c)
+                .await?;
+            let mut query = user_listing!($c, filter, $search);
+            query = match (sort, order) {
+                (F::CreatedAt, SortOrder::Asc) => query.order(users::created_at.asc()),
+                (F::CreatedAt, SortOrder::Desc) => query.order(users::created_at.desc()),
+                (F::UpdatedAt, SortOrder::Asc) => query.order(users::updated_at.asc()),
+                (F::UpdatedAt, SortOrder::Desc) => query.order(users::updated_at.desc()),
+                (F::Email, SortOrder::Asc) => query.order(users::email.asc()),
+                (F::Email, SortOrder::Desc) => query.order(users::email.desc()),
+                (F::FirstName, SortOrder::Asc) => query.order(users::first_name.asc()),
+                (F::FirstName, SortOrder::Desc) => query.order(users::first_name.desc()),
+                (F::LastName, SortOrder::Asc) => query
+                    .order(users::last_name.is_null().asc())
+                    .then_order_by(users::last_name.asc()),
+                (F::LastName, SortOrder::Desc) => query
+                    .order(users::last_name.is_null().desc())
+                    .then_order_by(users::last_name.desc()),
+            };
+            let rows = query
+                .then_order_by(users::id.asc())
+                .select(UserRow::as_select())
+                .offset(page.offset())
+                .limit(page.limit())
+                .load($c)
+                .await?;
+            Ok::<_, diesel::result::Error>((rows, total))
+        }};
+    }
+    map_err(match conn.backend() {
+        Backend::Pg(c) => run!(c, |q: users::BoxedQuery<'static, diesel::pg::Pg>,
+                                   p: String| {
+            q.filter(
+                users::email
+                    .ilike(p.clone())
+                    .escape('\\')
+                    .or(users::first_name.ilike(p.clone()).escape('\\'))
+                    .or(users::last_name.ilike(p).escape('\\')),
+            )
+        }),
+        Backend::Sqlite(c) => run!(c, |q: users::BoxedQuery<
+            'static,
+            diesel::sqlite::Sqlite,
+        >,
+                                       p: String| {
+            let p = p.to_lowercase();
+            q.filter(
+                lower(users::email)
+                    .like(p.clone())
+                    .escape('\\')
+                    .or(lower(users::first_name).like(p.clone()).escape('\\'))
+                    .or(lower_nullable(users::last_name).like(p).escape('\\')),
+            )
+        }),
+    })
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()` (SQLite's LIKE folds ASCII only; lower() folds Unicode
+    /// only with ICU, so both sides are lowered the same way).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()` on a nullable column.
+    #[sql_name = "lower"]
+    fn lower_nullable(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }

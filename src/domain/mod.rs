@@ -4,5 +4,7 @@
 pub mod client_ip;
 pub mod device;
 pub mod email;
+pub mod page;
 pub mod password;
 pub mod profile;
+pub mod role;

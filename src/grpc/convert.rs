@@ -61,12 +61,45 @@ pub fn timestamp(at: Timestamp) -> prost_types::Timestamp {
 }
 
 /// Parses stored JSON object text into a `google.protobuf.Struct`.
-fn json_object(text: &str) -> Option<prost_types::Struct> {
+pub fn json_object(text: &str) -> Option<prost_types::Struct> {
     match serde_json::from_str::<serde_json::Value>(text).ok()? {
         serde_json::Value::Object(map) => Some(prost_types::Struct {
             fields: map.into_iter().map(|(k, v)| (k, json_value(v))).collect(),
         }),
         _ => None,
+    }
+}
+
+/// A `google.protobuf.Struct` as a JSON object; integral numbers stay integers.
+pub fn struct_to_json(object: prost_types::Struct) -> serde_json::Value {
+    serde_json::Value::Object(
+        object
+            .fields
+            .into_iter()
+            .map(|(k, v)| (k, value_to_json(v)))
+            .collect(),
+    )
+}
+
+fn value_to_json(value: prost_types::Value) -> serde_json::Value {
+    use prost_types::value::Kind;
+    match value.kind {
+        None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
+        Some(Kind::BoolValue(b)) => serde_json::Value::Bool(b),
+        Some(Kind::NumberValue(n)) => {
+            if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+                #[expect(clippy::cast_possible_truncation, reason = "integral and below 2^53")]
+                serde_json::Value::from(n as i64)
+            } else {
+                serde_json::Number::from_f64(n)
+                    .map_or(serde_json::Value::Null, serde_json::Value::Number)
+            }
+        }
+        Some(Kind::StringValue(s)) => serde_json::Value::String(s),
+        Some(Kind::ListValue(list)) => {
+            serde_json::Value::Array(list.values.into_iter().map(value_to_json).collect())
+        }
+        Some(Kind::StructValue(object)) => struct_to_json(object),
     }
 }
 
@@ -235,5 +268,63 @@ pub fn reset_confirm(
         _ => Err(Error::internal(anyhow::anyhow!(
             "validation passed with a missing field"
         ))),
+    }
+}
+
+/// The `pagination` member of a page.
+pub fn pagination<T>(page: &crate::domain::page::Page<T>) -> pb::Pagination {
+    let clamp = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
+    let total_pages = page.total_pages();
+    pb::Pagination {
+        total: clamp(page.total),
+        page: clamp(page.request.page()),
+        page_size: clamp(i64::try_from(page.items.len()).unwrap_or(i64::MAX)),
+        total_pages: clamp(total_pages),
+        has_next: page.request.page() < total_pages,
+        has_prev: page.request.page() > 1,
+    }
+}
+
+/// A page of users.
+pub fn user_list(page: crate::domain::page::Page<UserRow>) -> pb::UserList {
+    pb::UserList {
+        pagination: Some(pagination(&page)),
+        data: page.items.iter().map(user).collect(),
+    }
+}
+
+/// A password change (section 2.4.4): (current, new).
+pub fn password_change(
+    req: pb::ChangePasswordRequest,
+) -> Result<(SecretString, SecretString), Error> {
+    let mut v = Violations::new();
+    let current = bounded(&mut v, "current_password", req.current_password, 0, 1024);
+    let new = v.required("new_password", req.new_password).and_then(|p| {
+        let checked = check_no_nul(&p).and_then(|()| check_new_password(&p, true));
+        v.check("new_password", checked)
+            .map(|()| SecretString::from(p))
+    });
+    v.finish()?;
+    match (current, new) {
+        (Some(current), Some(new)) => Ok((current.into(), new)),
+        _ => Err(Error::internal(anyhow::anyhow!(
+            "validation passed with a missing field"
+        ))),
+    }
+}
+
+/// A session as its owner sees it.
+pub fn session(row: &crate::db::sessions::SessionRow, is_current: bool) -> pb::Session {
+    pb::Session {
+        id: row.id.to_string(),
+        device_name: row.device_name.clone(),
+        device_id: row.device_id.clone(),
+        ip_address: row.ip_address.clone(),
+        location_city: row.location_city.clone(),
+        location_country: row.location_country.clone(),
+        last_used_at: Some(timestamp(row.last_used_at)),
+        created_at: Some(timestamp(row.created_at)),
+        expires_at: Some(timestamp(row.expires_at)),
+        is_current,
     }
 }

@@ -5,6 +5,8 @@
 mod auth_service;
 pub mod authn;
 pub mod convert;
+pub mod input;
+mod session_service;
 mod user_service;
 
 use tonic::service::Routes;
@@ -29,6 +31,9 @@ pub fn services(state: &AppState) -> Routes {
     ))
     .add_service(pb::user_service_server::UserServiceServer::new(
         user_service::UserApi::new(state.clone()),
+    ))
+    .add_service(pb::session_service_server::SessionServiceServer::new(
+        session_service::SessionApi::new(state.clone()),
     ))
 }
 

@@ -3,7 +3,9 @@
 //! tonic, axum or prost.
 
 pub mod auth;
+pub mod authz;
 pub mod principal;
+pub mod sessions;
 pub mod users;
 
 use crate::error::Error;

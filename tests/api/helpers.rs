@@ -360,6 +360,42 @@ impl TestApp {
         .await
     }
 
+    /// Any method, optional bearer token, optional JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.send(request).await
+    }
+
+    /// The access token of the bootstrap superuser.
+    pub async fn superuser(&self) -> String {
+        let token = self
+            .login("root@identityd.test", "Root-Password-123!")
+            .await;
+        token["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers and logs in a user; returns (access token, user id).
+    pub async fn member(&self, email: &str) -> (String, String) {
+        let token = self.user(email).await;
+        (
+            token["access_token"].as_str().unwrap().to_owned(),
+            token["user"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
     pub async fn get_auth(&self, path: &str, token: &str) -> Answer {
         self.send(self.http.get(self.url(path)).bearer_auth(token))
             .await

@@ -15,5 +15,7 @@ mod auth_rest;
 mod grpc_web;
 mod password_reset;
 mod schema;
+mod sessions;
 mod tokens;
 mod transport;
+mod users;

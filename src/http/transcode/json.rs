@@ -119,7 +119,14 @@ fn encode_value(kind: &Kind, value: &PValue) -> Json {
     }
 }
 
+/// A double as JSON; integral values within 2^53 print without a fraction
+/// (`1`, not `1.0`), so integers in `google.protobuf.Struct` round-trip.
 fn float_json(f: f64) -> Json {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    if f.fract() == 0.0 && f.abs() < EXACT {
+        #[expect(clippy::cast_possible_truncation, reason = "integral and below 2^53")]
+        return Json::from(f as i64);
+    }
     Number::from_f64(f).map_or(Json::Null, Json::Number)
 }
 

@@ -1,0 +1,2 @@
+DROP TABLE user_organizations;
+DROP TABLE organizations;
