@@ -256,6 +256,14 @@ impl Violations {
         });
     }
 
+    /// Records a problem with the body as a whole (field null).
+    pub fn add_body(&mut self, message: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: None,
+            message: message.into(),
+        });
+    }
+
     /// Returns the value of `result`, recording its error on `field`.
     pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
         match result {

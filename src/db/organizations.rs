@@ -406,3 +406,20 @@ pub async fn largest_orgs(conn: &mut DbConn) -> DbResult<Vec<(String, i64)>> {
             .await
     }))
 }
+
+/// Locks an organization row until the transaction ends, serialising
+/// membership changes (the last-owner rule reads, then writes). SQLite's
+/// `BEGIN IMMEDIATE` already serialises writers.
+pub async fn lock_org(conn: &mut DbConn, id: Id) -> DbResult<()> {
+    map_err(match conn.backend() {
+        Backend::Pg(c) => organizations::table
+            .find(id)
+            .select(organizations::id)
+            .for_update()
+            .first::<Id>(c)
+            .await
+            .optional(),
+        Backend::Sqlite(_) => Ok(None),
+    })
+    .map(drop)
+}

@@ -311,3 +311,37 @@ diesel::define_sql_function! {
     #[sql_name = "lower"]
     fn lower_nullable(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
+
+/// Non-deleted users, optionally only those created before `before` and in
+/// activation state `active`.
+pub async fn count_users(
+    conn: &mut DbConn,
+    before: Option<Timestamp>,
+    active: Option<bool>,
+) -> DbResult<i64> {
+    map_err(with_backend!(conn, c => {
+        let mut q = users::table.filter(users::deleted_at.is_null()).into_boxed();
+        if let Some(before) = before {
+            q = q.filter(users::created_at.lt(before));
+        }
+        if let Some(active) = active {
+            q = q.filter(users::is_active.eq(active));
+        }
+        q.count().get_result(c).await
+    }))
+}
+
+/// (created_at, is_active) of non-deleted users created at or after `since`.
+pub async fn created_since(
+    conn: &mut DbConn,
+    since: Timestamp,
+) -> DbResult<Vec<(Timestamp, bool)>> {
+    map_err(with_backend!(conn, c => {
+        users::table
+            .filter(users::deleted_at.is_null())
+            .filter(users::created_at.ge(since))
+            .select((users::created_at, users::is_active))
+            .load(c)
+            .await
+    }))
+}

@@ -4,6 +4,7 @@
 pub mod client_ip;
 pub mod device;
 pub mod email;
+pub mod organization;
 pub mod page;
 pub mod password;
 pub mod profile;

@@ -328,3 +328,138 @@ pub fn session(row: &crate::db::sessions::SessionRow, is_current: bool) -> pb::S
         is_current,
     }
 }
+
+/// A domain role as the protobuf enum.
+pub fn role(role: crate::domain::role::Role) -> pb::Role {
+    use crate::domain::role::Role;
+    match role {
+        Role::Owner => pb::Role::Owner,
+        Role::Admin => pb::Role::Admin,
+        Role::Member => pb::Role::Member,
+        Role::Guest => pb::Role::Guest,
+    }
+}
+
+/// An organization as the API returns it.
+pub fn organization(view: &crate::service::organizations::OrgView) -> pb::Organization {
+    let org = &view.org;
+    pb::Organization {
+        id: org.id.to_string(),
+        name: org.name.clone(),
+        slug: org.slug.clone(),
+        description: org.description.clone(),
+        is_active: org.is_active,
+        settings: org.settings.as_deref().and_then(json_object),
+        created_at: Some(timestamp(org.created_at)),
+        updated_at: Some(timestamp(org.updated_at)),
+        member_count: i32::try_from(view.member_count).unwrap_or(i32::MAX),
+        role: view.role.map(|r| role(r) as i32),
+    }
+}
+
+/// A membership as the API returns it.
+pub fn member(view: &crate::service::organizations::MemberView) -> pb::Member {
+    let parsed = crate::domain::role::Role::parse(&view.membership.role);
+    pb::Member {
+        user_id: view.user.id.to_string(),
+        email: view.user.email.clone(),
+        first_name: view.user.first_name.clone(),
+        last_name: view.user.last_name.clone(),
+        role: parsed.map_or(pb::Role::Unspecified, role) as i32,
+        is_active: view.membership.is_active,
+        joined_at: Some(timestamp(view.membership.created_at)),
+    }
+}
+
+/// A page of members.
+pub fn member_list(
+    page: crate::domain::page::Page<crate::service::organizations::MemberView>,
+) -> pb::MemberList {
+    pb::MemberList {
+        pagination: Some(pagination(&page)),
+        data: page.items.iter().map(member).collect(),
+    }
+}
+
+/// Dashboard figures.
+pub fn stats(stats: crate::service::admin::Stats) -> pb::AdminStats {
+    let n = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+    pb::AdminStats {
+        user_growth: stats
+            .user_growth
+            .into_iter()
+            .map(|(date, total, active)| pb::UserGrowthPoint {
+                date,
+                total_users: n(total),
+                active_users: n(active),
+            })
+            .collect(),
+        organization_distribution: stats
+            .organization_distribution
+            .into_iter()
+            .map(|(name, value)| pb::NamedValue {
+                name,
+                value: n(value),
+            })
+            .collect(),
+        registration_activity: stats
+            .registration_activity
+            .into_iter()
+            .map(|(date, count)| pb::RegistrationPoint {
+                date,
+                registrations: n(count),
+            })
+            .collect(),
+        user_status: vec![
+            pb::NamedValue {
+                name: "Active".to_owned(),
+                value: n(stats.user_status.0),
+            },
+            pb::NamedValue {
+                name: "Inactive".to_owned(),
+                value: n(stats.user_status.1),
+            },
+        ],
+    }
+}
+
+/// A bulk action's result.
+pub fn bulk_result(
+    action: crate::service::admin::BulkAction,
+    outcome: &crate::service::admin::BulkOutcome,
+) -> pb::BulkActionResult {
+    let (affected, failed) = (outcome.affected.len(), outcome.skipped.len());
+    pb::BulkActionResult {
+        success: failed == 0,
+        affected_count: i32::try_from(affected).unwrap_or(i32::MAX),
+        failed_count: i32::try_from(failed).unwrap_or(i32::MAX),
+        message: format!(
+            "Bulk {}: {affected} users affected, {failed} skipped",
+            action.as_str()
+        ),
+        failed_ids: outcome.skipped.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// A session as administrators see it.
+pub fn admin_session(view: &crate::service::admin::AdminSessionView) -> pb::AdminSession {
+    let (s, u) = (&view.session, &view.user);
+    let full_name = format!("{} {}", u.first_name, u.last_name.as_deref().unwrap_or(""))
+        .trim()
+        .to_owned();
+    pb::AdminSession {
+        id: s.id.to_string(),
+        user_id: u.id.to_string(),
+        user_email: u.email.clone(),
+        user_full_name: (!full_name.is_empty()).then_some(full_name),
+        device_name: s.device_name.clone(),
+        device_id: s.device_id.clone(),
+        ip_address: s.ip_address.clone(),
+        location_city: s.location_city.clone(),
+        location_country: s.location_country.clone(),
+        last_used_at: Some(timestamp(s.last_used_at)),
+        created_at: Some(timestamp(s.created_at)),
+        expires_at: Some(timestamp(s.expires_at)),
+        is_active: view.is_live,
+    }
+}

@@ -11,7 +11,9 @@ use crate::db::users::UserSortField;
 use crate::domain::page::{PageRequest, SortOrder};
 use crate::domain::password::check_new_password;
 use crate::domain::profile::{self, check_no_nul};
+use crate::domain::role::Role;
 use crate::error::Violations;
+use crate::service::organizations::OrgChanges;
 use crate::service::users::UserChanges;
 
 /// Largest serialized size of `preferences` and `settings`.
@@ -261,6 +263,61 @@ pub fn user_changes(
         (UpdateMode::Admin, Some(_)) => v.add("password", "Input should be a valid string"),
     }
     changes
+}
+
+/// Validates an OrganizationUpdate (section 2.6.1).
+pub fn org_changes(
+    v: &mut Violations,
+    update: Option<crate::grpc::pb::OrganizationUpdate>,
+) -> OrgChanges {
+    use crate::domain::organization::{parse_description, parse_name, parse_slug};
+    let update = update.unwrap_or_default();
+    let mut changes = OrgChanges::default();
+    match patch_string(v, "name", update.name) {
+        Some(Patch::Null) => v.add("name", "Input should be a valid string"),
+        Some(Patch::Set(name)) => changes.name = v.check("name", parse_name(&name)),
+        _ => {}
+    }
+    match patch_string(v, "slug", update.slug) {
+        Some(Patch::Null) => v.add("slug", "Input should be a valid string"),
+        Some(Patch::Set(slug)) => changes.slug = v.check("slug", parse_slug(&slug)),
+        _ => {}
+    }
+    match patch_string(v, "description", update.description) {
+        Some(Patch::Null) => changes.description = Some(None),
+        Some(Patch::Set(text)) => {
+            changes.description = v.check("description", parse_description(&text)).map(Some);
+        }
+        _ => {}
+    }
+    match patch_bool(v, "is_active", update.is_active) {
+        Some(Patch::Null) => v.add("is_active", "Input should be a valid boolean"),
+        Some(Patch::Set(active)) => changes.is_active = Some(active),
+        _ => {}
+    }
+    if let Some(patch) = patch_object(v, "settings", update.settings) {
+        changes.settings = patch.into_change();
+    }
+    changes
+}
+
+/// A role: `None` when absent; ROLE_UNSPECIFIED sent explicitly is refused.
+pub fn role(v: &mut Violations, raw: Option<i32>) -> Option<Role> {
+    use crate::grpc::pb;
+    let parsed = match pb::Role::try_from(raw?) {
+        Ok(pb::Role::Owner) => Some(Role::Owner),
+        Ok(pb::Role::Admin) => Some(Role::Admin),
+        Ok(pb::Role::Member) => Some(Role::Member),
+        Ok(pb::Role::Guest) => Some(Role::Guest),
+        Ok(pb::Role::Unspecified) | Err(_) => None,
+    };
+    if parsed.is_none() {
+        v.add(
+            "role",
+            "Input should be 'owner', 'admin', 'member' or 'guest'",
+        );
+    }
+    parsed
 }
 
 #[cfg(test)]

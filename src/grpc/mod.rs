@@ -2,10 +2,12 @@
 //! REST transcoder), the authentication layer in front of them, and the
 //! conversions between protobuf and domain types. Generated types stop here.
 
+mod admin_service;
 mod auth_service;
 pub mod authn;
 pub mod convert;
 pub mod input;
+mod organization_service;
 mod session_service;
 mod user_service;
 
@@ -34,6 +36,14 @@ pub fn services(state: &AppState) -> Routes {
     ))
     .add_service(pb::session_service_server::SessionServiceServer::new(
         session_service::SessionApi::new(state.clone()),
+    ))
+    .add_service(
+        pb::organization_service_server::OrganizationServiceServer::new(
+            organization_service::OrganizationApi::new(state.clone()),
+        ),
+    )
+    .add_service(pb::admin_service_server::AdminServiceServer::new(
+        admin_service::AdminApi::new(state.clone()),
     ))
 }
 

@@ -2,8 +2,10 @@
 //! returns domain values or an [`Error`](crate::error::Error). Never imports
 //! tonic, axum or prost.
 
+pub mod admin;
 pub mod auth;
 pub mod authz;
+pub mod organizations;
 pub mod principal;
 pub mod sessions;
 pub mod users;

@@ -10,9 +10,11 @@
 
 mod helpers;
 
+mod admin;
 mod auth_grpc;
 mod auth_rest;
 mod grpc_web;
+mod organizations;
 mod password_reset;
 mod schema;
 mod sessions;

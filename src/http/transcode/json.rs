@@ -534,7 +534,7 @@ mod tests {
             json!({
                 "id": "", "name": "", "note": null, "count": 0, "big": 0, "flag": false,
                 "created_at": null, "settings": null, "inner": null, "tags": [],
-                "color": null, "ratio": 0.0, "inners": [], "labels": {}
+                "color": null, "ratio": 0, "inners": [], "labels": {}
             })
         );
     }
