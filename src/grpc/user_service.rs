@@ -64,7 +64,7 @@ impl pb::user_service_server::UserService for UserApi {
     ) -> Result<Response<pb::UserList>, Status> {
         let caller = require_user(&request)?;
         crate::service::authz::require_superuser(&caller)?;
-        let query = user_query(request.into_inner(), false)?;
+        let query = user_query(request.into_inner(), true)?;
         let page = users::list_users(&self.state, &caller, query).await?;
         Ok(Response::new(convert::user_list(page)))
     }
