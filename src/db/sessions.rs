@@ -231,7 +231,11 @@ pub async fn list_all_sessions(
 ) -> DbResult<(Vec<(SessionRow, UserRow)>, i64)> {
     macro_rules! base {
         () => {{
-            let q = user_sessions::table.inner_join(users::table).into_boxed();
+            // Deleted users disappear from every list.
+            let q = user_sessions::table
+                .inner_join(users::table)
+                .filter(users::deleted_at.is_null())
+                .into_boxed();
             if live {
                 q.filter(
                     user_sessions::is_active

@@ -113,20 +113,12 @@ pub async fn create_user(
 ) -> Result<UserRow, Error> {
     require_superuser(caller)?;
     let email = new.account.email.as_str().to_owned();
-    let mut user = match crate::service::auth::register(state, new.account).await {
-        Err(Error::EmailTaken) => return Err(Error::EmailTakenBy(email)),
-        other => other?,
-    };
-    if new.is_superuser || !new.is_active {
-        let changes = UserChanges {
-            is_superuser: Some(new.is_superuser),
-            is_active: Some(new.is_active),
-            ..UserChanges::default()
-        };
-        let mut conn = connection(state).await?;
-        user = apply_changes(state, &mut conn, &user, changes).await?;
+    match crate::service::auth::create_account(state, new.account, new.is_superuser, new.is_active)
+        .await
+    {
+        Err(Error::EmailTaken) => Err(Error::EmailTakenBy(email)),
+        other => other,
     }
-    Ok(user)
 }
 
 /// Any user, deleted included.
@@ -459,7 +451,15 @@ pub async fn stats(state: &AppState, caller: &Principal) -> Result<Stats, Error>
         )
     };
     let window_start = day_start(29);
+    let label = |days_ago: i64| {
+        (today - Duration::days(days_ago))
+            .format("%b %d")
+            .to_string()
+    };
     let mut conn = connection(state).await?;
+    if state.config.demo_mode && users::count_users(&mut conn, None, None).await? <= 1 {
+        return Ok(demo_stats(label));
+    }
     let total_before = users::count_users(&mut conn, Some(window_start), None).await?;
     let active_before = users::count_users(&mut conn, Some(window_start), Some(true)).await?;
     let recent = users::created_since(&mut conn, window_start).await?;
@@ -504,4 +504,34 @@ pub async fn stats(state: &AppState, caller: &Principal) -> Result<Stats, Error>
         registration_activity,
         user_status: (active, inactive),
     })
+}
+
+/// Synthetic figures of the real shape, for a fresh demo installation.
+fn demo_stats(label: impl Fn(i64) -> String) -> Stats {
+    let user_growth: Vec<_> = (0..30_i64)
+        .rev()
+        .map(|days_ago| {
+            let total = 120 + (29 - days_ago) * 9;
+            (label(days_ago), total, total * 4 / 5)
+        })
+        .collect();
+    let registration_activity = (0..14_i64)
+        .rev()
+        .map(|days_ago| (label(days_ago), 3 + (days_ago * 7) % 11))
+        .collect();
+    let (total, active) = user_growth.last().map_or((0, 0), |(_, t, a)| (*t, *a));
+    Stats {
+        user_growth,
+        organization_distribution: [
+            ("Acme Corp", 42),
+            ("Globex", 31),
+            ("Initech", 18),
+            ("Umbrella", 9),
+        ]
+        .into_iter()
+        .map(|(name, n)| (name.to_owned(), n))
+        .collect(),
+        registration_activity,
+        user_status: (active, total - active),
+    }
 }

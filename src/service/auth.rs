@@ -48,6 +48,17 @@ pub struct TokenPair {
 
 /// Creates an active, non-superuser account. No session.
 pub async fn register(state: &AppState, account: NewAccount) -> Result<UserRow, Error> {
+    create_account(state, account, false, true).await
+}
+
+/// Inserts a user with the given superuser and activation state (sign-up,
+/// admin create, bootstrap), `preferences` = `{}`.
+pub(crate) async fn create_account(
+    state: &AppState,
+    account: NewAccount,
+    is_superuser: bool,
+    is_active: bool,
+) -> Result<UserRow, Error> {
     let hash = state
         .passwords
         .hash(account.password)
@@ -61,8 +72,8 @@ pub async fn register(state: &AppState, account: NewAccount) -> Result<UserRow, 
         first_name: account.first_name,
         last_name: account.last_name,
         phone_number: account.phone_number,
-        is_active: true,
-        is_superuser: false,
+        is_active,
+        is_superuser,
         preferences: Some("{}".to_owned()),
         locale: None,
         deleted_at: None,
@@ -398,32 +409,19 @@ pub async fn bootstrap_superuser(
     {
         return Ok(false);
     }
-    let hash = state
-        .passwords
-        .hash(password)
-        .await
-        .map_err(Error::internal)?;
-    let now = state.clock.now();
-    let row = UserRow {
-        id: Id::new_random(),
-        email: email.into_inner(),
-        password_hash: Some(hash),
+    drop(conn);
+    let account = NewAccount {
+        email,
+        password,
         first_name: "Admin".to_owned(),
         last_name: Some("User".to_owned()),
         phone_number: None,
-        is_active: true,
-        is_superuser: true,
-        preferences: Some("{}".to_owned()),
-        locale: None,
-        deleted_at: None,
-        created_at: now,
-        updated_at: now,
     };
-    match users::insert_user(&mut conn, &row).await {
-        Ok(()) => Ok(true),
+    match create_account(state, account, true, true).await {
+        Ok(_) => Ok(true),
         // A concurrent start-up created it first.
-        Err(crate::db::DbError::UniqueViolation(_)) => Ok(false),
-        Err(other) => Err(other.into()),
+        Err(Error::EmailTaken) => Ok(false),
+        Err(other) => Err(other),
     }
 }
 

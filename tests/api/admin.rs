@@ -451,3 +451,29 @@ db_test!(admin_over_grpc, |app| {
         .unwrap_err();
     assert_eq!(reason(&bad), "VAL_001");
 });
+
+#[tokio::test]
+async fn demo_mode_shows_synthetic_stats_on_an_empty_database() {
+    let app = crate::helpers::TestApp::builder(crate::helpers::Db::Sqlite)
+        .env("DEMO_MODE", "true")
+        .spawn()
+        .await
+        .unwrap();
+    let root = app.superuser().await;
+    let stats = app.get_auth("/api/v1/admin/stats", &root).await;
+    assert_eq!(stats.body["user_growth"].as_array().unwrap().len(), 30);
+    assert!(
+        stats.body["user_growth"][29]["total_users"]
+            .as_i64()
+            .unwrap()
+            > 1
+    );
+    assert_eq!(
+        stats.body["organization_distribution"][0]["name"],
+        "Acme Corp"
+    );
+    // With real users the real figures come back.
+    app.register("real@example.com").await;
+    let real = app.get_auth("/api/v1/admin/stats", &root).await;
+    assert_eq!(real.body["user_growth"][29]["total_users"], json!(2));
+}

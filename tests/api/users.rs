@@ -270,6 +270,17 @@ db_test!(delete_is_soft_and_final, |app| {
         own.error(403, "AUTH_007")["message"],
         "Cannot delete your own account"
     );
+    let ended = app
+        .get_auth("/api/v1/admin/sessions?is_active=false", &root)
+        .await;
+    assert_eq!(ended.status, 200);
+    assert!(
+        ended.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["user_id"] != victim_id)
+    );
     let listed = app.get_auth("/api/v1/users?limit=100", &root).await;
     assert!(
         listed.body["data"]
