@@ -66,4 +66,4 @@ measure "search=nobody-matches" "search=nobody-matches&limit=20"
 echo
 echo "plan of the rare search:"
 psql "$DB_URL" -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT count(*) FROM users WHERE deleted_at IS NULL
-  AND (email ILIKE '%user123456%' OR first_name ILIKE '%user123456%' OR last_name ILIKE '%user123456%')"
+  AND (lower(email) LIKE '%user123456%' OR lower(first_name) LIKE '%user123456%' OR lower(last_name) LIKE '%user123456%')"

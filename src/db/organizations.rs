@@ -2,8 +2,8 @@
 
 use diesel::{
     AsChangeset, BoolExpressionMethods as _, EscapeExpressionMethods as _, ExpressionMethods as _,
-    Insertable, JoinOnDsl as _, OptionalExtension as _, PgTextExpressionMethods as _,
-    QueryDsl as _, Queryable, Selectable, SelectableHelper as _, TextExpressionMethods as _,
+    Insertable, JoinOnDsl as _, OptionalExtension as _, QueryDsl as _, Queryable, Selectable,
+    SelectableHelper as _, TextExpressionMethods as _,
 };
 use diesel_async::RunQueryDsl as _;
 
@@ -166,63 +166,38 @@ pub async fn list_orgs(
     search: Option<&str>,
     page: PageRequest,
 ) -> DbResult<(Vec<OrgRow>, i64)> {
-    let pattern = search.map(like_pattern);
+    let pattern = search.map(|s| like_pattern(&s.to_lowercase()));
     macro_rules! base {
-        ($search:expr) => {{
+        () => {{
             let mut q = organizations::table.into_boxed();
             if let Some(active) = is_active {
                 q = q.filter(organizations::is_active.eq(active));
             }
             if let Some(p) = pattern.clone() {
-                q = $search(q, p);
+                q = q.filter(
+                    lower(organizations::name)
+                        .like(p.clone())
+                        .escape('\\')
+                        .or(lower(organizations::slug).like(p.clone()).escape('\\'))
+                        .or(lower_nullable(organizations::description)
+                            .like(p)
+                            .escape('\\')),
+                );
             }
             q
         }};
     }
-    macro_rules! run {
-        ($c:ident, $search:expr) => {{
-            let total: i64 = base!($search).count().get_result($c).await?;
-            let rows = base!($search)
-                .order((organizations::created_at.desc(), organizations::id.asc()))
-                .select(OrgRow::as_select())
-                .offset(page.offset())
-                .limit(page.limit())
-                .load($c)
-                .await?;
-            Ok::<_, diesel::result::Error>((rows, total))
-        }};
-    }
-    map_err(match conn.backend() {
-        Backend::Pg(c) => run!(c, |q: organizations::BoxedQuery<
-            'static,
-            diesel::pg::Pg,
-        >,
-                                   p: String| {
-            q.filter(
-                organizations::name
-                    .ilike(p.clone())
-                    .escape('\\')
-                    .or(organizations::slug.ilike(p.clone()).escape('\\'))
-                    .or(organizations::description.ilike(p).escape('\\')),
-            )
-        }),
-        Backend::Sqlite(c) => run!(c, |q: organizations::BoxedQuery<
-            'static,
-            diesel::sqlite::Sqlite,
-        >,
-                                       p: String| {
-            let p = p.to_lowercase();
-            q.filter(
-                lower(organizations::name)
-                    .like(p.clone())
-                    .escape('\\')
-                    .or(lower(organizations::slug).like(p.clone()).escape('\\'))
-                    .or(lower_nullable(organizations::description)
-                        .like(p)
-                        .escape('\\')),
-            )
-        }),
-    })
+    map_err(with_backend!(conn, c => {
+        let total: i64 = base!().count().get_result(c).await?;
+        let rows = base!()
+            .order((organizations::created_at.desc(), organizations::id.asc()))
+            .select(OrgRow::as_select())
+            .offset(page.offset())
+            .limit(page.limit())
+            .load(c)
+            .await?;
+        Ok::<_, diesel::result::Error>((rows, total))
+    }))
 }
 
 /// The organizations where `user_id` has a membership in state

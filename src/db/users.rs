@@ -2,14 +2,14 @@
 
 use diesel::{
     AsChangeset, BoolExpressionMethods as _, EscapeExpressionMethods as _, ExpressionMethods as _,
-    Insertable, OptionalExtension as _, PgTextExpressionMethods as _, QueryDsl as _, Queryable,
-    Selectable, SelectableHelper as _, TextExpressionMethods as _,
+    Insertable, OptionalExtension as _, QueryDsl as _, Queryable, Selectable,
+    SelectableHelper as _, TextExpressionMethods as _,
 };
 use diesel_async::RunQueryDsl as _;
 
 use super::schema::users;
 use super::types::{Id, Timestamp};
-use super::{Backend, DbConn, DbResult, map_err};
+use super::{DbConn, DbResult, map_err};
 use crate::domain::page::{PageRequest, SortOrder};
 use crate::with_backend;
 
@@ -210,25 +210,9 @@ pub fn like_pattern(term: &str) -> String {
     pattern
 }
 
-macro_rules! user_listing {
-    ($c:ident, $filter:expr, $backend_search:expr) => {{
-        let mut query = users::table
-            .filter(users::deleted_at.is_null())
-            .into_boxed();
-        if let Some(active) = $filter.is_active {
-            query = query.filter(users::is_active.eq(active));
-        }
-        if let Some(superuser) = $filter.is_superuser {
-            query = query.filter(users::is_superuser.eq(superuser));
-        }
-        if let Some(pattern) = $filter.search.as_deref().map(like_pattern) {
-            query = $backend_search(query, pattern);
-        }
-        query
-    }};
-}
-
-/// One page of non-deleted users and the total matching the filter.
+/// One page of non-deleted users and the total matching the filter. The
+/// search compares `lower(column)` with the lower-cased pattern on both
+/// backends; on PostgreSQL trigram indexes on those expressions serve it.
 pub async fn list_users(
     conn: &mut DbConn,
     filter: &UserFilter,
@@ -237,72 +221,67 @@ pub async fn list_users(
     page: PageRequest,
 ) -> DbResult<(Vec<UserRow>, i64)> {
     use UserSortField as F;
-    // Ordering: the chosen column, nulls after values ascending (before them
-    // descending), ties by id ascending so pages are stable.
-    macro_rules! run {
-        ($c:ident, $search:expr) => {{
-            let total: i64 = user_listing!($c, filter, $search)
-                .count()
-                .get_result($c)
-                .await?;
-            let mut query = user_listing!($c, filter, $search);
-            query = match (sort, order) {
-                (F::CreatedAt, SortOrder::Asc) => query.order(users::created_at.asc()),
-                (F::CreatedAt, SortOrder::Desc) => query.order(users::created_at.desc()),
-                (F::UpdatedAt, SortOrder::Asc) => query.order(users::updated_at.asc()),
-                (F::UpdatedAt, SortOrder::Desc) => query.order(users::updated_at.desc()),
-                (F::Email, SortOrder::Asc) => query.order(users::email.asc()),
-                (F::Email, SortOrder::Desc) => query.order(users::email.desc()),
-                (F::FirstName, SortOrder::Asc) => query.order(users::first_name.asc()),
-                (F::FirstName, SortOrder::Desc) => query.order(users::first_name.desc()),
-                (F::LastName, SortOrder::Asc) => query
-                    .order(users::last_name.is_null().asc())
-                    .then_order_by(users::last_name.asc()),
-                (F::LastName, SortOrder::Desc) => query
-                    .order(users::last_name.is_null().desc())
-                    .then_order_by(users::last_name.desc()),
-            };
-            let rows = query
-                .then_order_by(users::id.asc())
-                .select(UserRow::as_select())
-                .offset(page.offset())
-                .limit(page.limit())
-                .load($c)
-                .await?;
-            Ok::<_, diesel::result::Error>((rows, total))
+    let pattern = filter
+        .search
+        .as_deref()
+        .map(|s| like_pattern(&s.to_lowercase()));
+    macro_rules! base {
+        () => {{
+            let mut query = users::table
+                .filter(users::deleted_at.is_null())
+                .into_boxed();
+            if let Some(active) = filter.is_active {
+                query = query.filter(users::is_active.eq(active));
+            }
+            if let Some(superuser) = filter.is_superuser {
+                query = query.filter(users::is_superuser.eq(superuser));
+            }
+            if let Some(p) = pattern.clone() {
+                query = query.filter(
+                    lower(users::email)
+                        .like(p.clone())
+                        .escape('\\')
+                        .or(lower(users::first_name).like(p.clone()).escape('\\'))
+                        .or(lower_nullable(users::last_name).like(p).escape('\\')),
+                );
+            }
+            query
         }};
     }
-    map_err(match conn.backend() {
-        Backend::Pg(c) => run!(c, |q: users::BoxedQuery<'static, diesel::pg::Pg>,
-                                   p: String| {
-            q.filter(
-                users::email
-                    .ilike(p.clone())
-                    .escape('\\')
-                    .or(users::first_name.ilike(p.clone()).escape('\\'))
-                    .or(users::last_name.ilike(p).escape('\\')),
-            )
-        }),
-        Backend::Sqlite(c) => run!(c, |q: users::BoxedQuery<
-            'static,
-            diesel::sqlite::Sqlite,
-        >,
-                                       p: String| {
-            let p = p.to_lowercase();
-            q.filter(
-                lower(users::email)
-                    .like(p.clone())
-                    .escape('\\')
-                    .or(lower(users::first_name).like(p.clone()).escape('\\'))
-                    .or(lower_nullable(users::last_name).like(p).escape('\\')),
-            )
-        }),
-    })
+    // Ordering: the chosen column, nulls after values ascending (before them
+    // descending), ties by id ascending so pages are stable.
+    map_err(with_backend!(conn, c => {
+        let total: i64 = base!().count().get_result(c).await?;
+        let query = match (sort, order) {
+            (F::CreatedAt, SortOrder::Asc) => base!().order(users::created_at.asc()),
+            (F::CreatedAt, SortOrder::Desc) => base!().order(users::created_at.desc()),
+            (F::UpdatedAt, SortOrder::Asc) => base!().order(users::updated_at.asc()),
+            (F::UpdatedAt, SortOrder::Desc) => base!().order(users::updated_at.desc()),
+            (F::Email, SortOrder::Asc) => base!().order(users::email.asc()),
+            (F::Email, SortOrder::Desc) => base!().order(users::email.desc()),
+            (F::FirstName, SortOrder::Asc) => base!().order(users::first_name.asc()),
+            (F::FirstName, SortOrder::Desc) => base!().order(users::first_name.desc()),
+            (F::LastName, SortOrder::Asc) => base!()
+                .order(users::last_name.is_null().asc())
+                .then_order_by(users::last_name.asc()),
+            (F::LastName, SortOrder::Desc) => base!()
+                .order(users::last_name.is_null().desc())
+                .then_order_by(users::last_name.desc()),
+        };
+        let rows = query
+            .then_order_by(users::id.asc())
+            .select(UserRow::as_select())
+            .offset(page.offset())
+            .limit(page.limit())
+            .load(c)
+            .await?;
+        Ok::<_, diesel::result::Error>((rows, total))
+    }))
 }
 
 diesel::define_sql_function! {
-    /// SQL `lower()` (SQLite's LIKE folds ASCII only; lower() folds Unicode
-    /// only with ICU, so both sides are lowered the same way).
+    /// SQL `lower()`: Unicode-aware on PostgreSQL, ASCII-only on SQLite
+    /// without ICU (the pattern is lowered in Rust).
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 

@@ -124,10 +124,7 @@ pub async fn create_user(
 /// Any user, deleted included.
 pub async fn get_user(state: &AppState, caller: &Principal, id: Id) -> Result<UserRow, Error> {
     require_superuser(caller)?;
-    let mut conn = connection(state).await?;
-    users::find_user_by_id(&mut conn, id)
-        .await?
-        .ok_or(Error::NotFound("User not found"))
+    crate::service::users::get_user(state, caller, id).await
 }
 
 /// Partial update with superuser grants and password resets; never on the

@@ -30,12 +30,12 @@ CREATE INDEX ix_user_organizations_is_active ON user_organizations (is_active);
 CREATE INDEX ix_user_org_user_active ON user_organizations (user_id, is_active);
 CREATE INDEX ix_user_org_org_active ON user_organizations (organization_id, is_active);
 
--- Case-insensitive substring search (ILIKE '%...%') stays fast at a million
--- rows with trigram indexes.
+-- Case-insensitive substring search (lower(column) LIKE '%...%') stays fast
+-- at a million rows with trigram indexes on the lowered columns.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE INDEX ix_users_email_trgm ON users USING gin (email gin_trgm_ops);
-CREATE INDEX ix_users_first_name_trgm ON users USING gin (first_name gin_trgm_ops);
-CREATE INDEX ix_users_last_name_trgm ON users USING gin (last_name gin_trgm_ops);
-CREATE INDEX ix_organizations_name_trgm ON organizations USING gin (name gin_trgm_ops);
-CREATE INDEX ix_organizations_slug_trgm ON organizations USING gin (slug gin_trgm_ops);
-CREATE INDEX ix_organizations_description_trgm ON organizations USING gin (description gin_trgm_ops);
+CREATE INDEX ix_users_email_trgm ON users USING gin (lower(email) gin_trgm_ops);
+CREATE INDEX ix_users_first_name_trgm ON users USING gin (lower(first_name) gin_trgm_ops);
+CREATE INDEX ix_users_last_name_trgm ON users USING gin (lower(last_name) gin_trgm_ops);
+CREATE INDEX ix_organizations_name_trgm ON organizations USING gin (lower(name) gin_trgm_ops);
+CREATE INDEX ix_organizations_slug_trgm ON organizations USING gin (lower(slug) gin_trgm_ops);
+CREATE INDEX ix_organizations_description_trgm ON organizations USING gin (lower(description) gin_trgm_ops);
