@@ -477,3 +477,45 @@ async fn demo_mode_shows_synthetic_stats_on_an_empty_database() {
     let real = app.get_auth("/api/v1/admin/stats", &root).await;
     assert_eq!(real.body["user_growth"][29]["total_users"], json!(2));
 }
+
+db_test!(stats_group_organizations_by_active_members, |app| {
+    let root = app.superuser().await;
+    let mut ids = Vec::new();
+    for (name, slug) in [("Zeta", "zeta"), ("Alpha", "alpha")] {
+        let org = app
+            .call(
+                "POST",
+                "/api/v1/admin/organizations",
+                Some(&root),
+                Some(json!({"name": name, "slug": slug})),
+            )
+            .await;
+        ids.push(org.body["id"].as_str().unwrap().to_owned());
+    }
+    for i in 0..3 {
+        let (_, user) = app.member(&format!("m{i}@example.com")).await;
+        // Zeta gets three members, Alpha one.
+        let org = if i == 0 { &ids[1] } else { &ids[0] };
+        app.call(
+            "POST",
+            &format!("/api/v1/admin/organizations/{org}/members"),
+            Some(&root),
+            Some(json!({"user_id": user})),
+        )
+        .await;
+        if i == 0 {
+            app.call(
+                "POST",
+                &format!("/api/v1/admin/organizations/{}/members", ids[0]),
+                Some(&root),
+                Some(json!({"user_id": user})),
+            )
+            .await;
+        }
+    }
+    let stats = app.get_auth("/api/v1/admin/stats", &root).await;
+    assert_eq!(
+        stats.body["organization_distribution"],
+        json!([{"name": "Zeta", "value": 3}, {"name": "Alpha", "value": 1}])
+    );
+});
