@@ -181,6 +181,15 @@ impl Pool {
                         conn.batch_execute(SQLITE_PRAGMAS)
                             .await
                             .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                        // SQLite's own lower() folds ASCII only; searches
+                        // compare lower(column) with a pattern lowered in Rust.
+                        conn.spawn_blocking(|c| {
+                            users::lower_nullable_utils::register_impl(c, |text: Option<String>| {
+                                text.map(|t| t.to_lowercase())
+                            })
+                        })
+                        .await
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
                         Ok(conn)
                     }
                     .boxed()

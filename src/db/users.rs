@@ -280,8 +280,8 @@ pub async fn list_users(
 }
 
 diesel::define_sql_function! {
-    /// SQL `lower()`: Unicode-aware on PostgreSQL, ASCII-only on SQLite
-    /// without ICU (the pattern is lowered in Rust).
+    /// SQL `lower()`: Unicode-aware on PostgreSQL and, through the Rust
+    /// implementation registered on every SQLite connection, on SQLite.
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 

@@ -156,6 +156,7 @@ db_test!(admin_user_search_is_literal_and_case_insensitive, |app| {
         ("ann@example.com", "Ann"),
         ("an_n@example.com", "Bob"),
         ("zoe@example.com", "Annabel"),
+        ("emile@example.com", "Émile"),
     ] {
         app.clock.advance(chrono::Duration::seconds(1));
         app.call(
@@ -178,6 +179,13 @@ db_test!(admin_user_search_is_literal_and_case_insensitive, |app| {
         .map(|u| u["email"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(emails, ["ann@example.com", "zoe@example.com"]);
+    let unicode = app.get_auth(&search("éMILE"), &root).await;
+    assert_eq!(
+        unicode.body["pagination"]["total"],
+        json!(1),
+        "{}",
+        unicode.body
+    );
     let underscore = app.get_auth(&search("n_n"), &root).await;
     assert_eq!(underscore.body["pagination"]["total"], json!(1));
     let percent = app.get_auth(&search("%"), &root).await;
@@ -192,7 +200,7 @@ db_test!(admin_user_search_is_literal_and_case_insensitive, |app| {
         .await;
     assert_eq!(nul.error(422, "VAL_001")["field"], "search");
     let default_order = app.get_auth("/api/v1/admin/users", &root).await;
-    assert_eq!(default_order.body["data"][0]["email"], "zoe@example.com");
+    assert_eq!(default_order.body["data"][0]["email"], "emile@example.com");
 });
 
 db_test!(bulk_actions_skip_the_caller_and_unknown_ids, |app| {
