@@ -430,6 +430,22 @@ db_test!(admin_sessions_and_stats, |app| {
         json!([{"name": "Active", "value": 2}, {"name": "Inactive", "value": 0}])
     );
     assert_eq!(stats.body["organization_distribution"], json!([]));
+    // Deleted users leave every figure.
+    let (_, gone) = app.member("gone-stats@example.com").await;
+    app.call(
+        "DELETE",
+        &format!("/api/v1/admin/users/{gone}"),
+        Some(&root),
+        None,
+    )
+    .await;
+    let after = app.get_auth("/api/v1/admin/stats", &root).await;
+    assert_eq!(after.body["user_growth"][29]["total_users"], json!(2));
+    assert_eq!(
+        after.body["registration_activity"][13]["registrations"],
+        json!(2)
+    );
+    assert_eq!(after.body["user_status"], stats.body["user_status"]);
 });
 
 db_test!(admin_over_grpc, |app| {
