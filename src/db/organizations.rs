@@ -145,6 +145,23 @@ pub async fn member_count(conn: &mut DbConn, org_id: Id) -> DbResult<i64> {
     }))
 }
 
+/// Active memberships of several organizations at once (missing ids: 0).
+pub async fn member_counts(
+    conn: &mut DbConn,
+    org_ids: &[Id],
+) -> DbResult<std::collections::HashMap<Id, i64>> {
+    let rows: Vec<(Id, i64)> = map_err(with_backend!(conn, c => {
+        user_organizations::table
+            .filter(user_organizations::organization_id.eq_any(org_ids))
+            .filter(user_organizations::is_active.eq(true))
+            .group_by(user_organizations::organization_id)
+            .select((user_organizations::organization_id, diesel::dsl::count_star()))
+            .load(c)
+            .await
+    }))?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Active owners of an organization.
 pub async fn active_owner_count(conn: &mut DbConn, org_id: Id) -> DbResult<i64> {
     map_err(with_backend!(conn, c => {

@@ -19,6 +19,7 @@ use crate::service::authz::require_superuser;
 use crate::service::connection;
 use crate::service::organizations::{
     MemberView, OrgChanges, OrgView, apply_org_changes, members_page, slug_conflict, view,
+    with_member_counts,
 };
 use crate::service::principal::Principal;
 use crate::service::users::{UserChanges, apply_changes, deactivate, live_user, soft_delete};
@@ -259,10 +260,8 @@ pub async fn list_organizations(
     let mut conn = connection(state).await?;
     let (rows, total) =
         organizations::list_orgs(&mut conn, is_active, search.as_deref(), page).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for org in rows {
-        items.push(view(&mut conn, org).await?);
-    }
+    let items =
+        with_member_counts(&mut conn, rows.into_iter().map(|org| (org, None)).collect()).await?;
     Ok(Page {
         items,
         total,

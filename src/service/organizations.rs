@@ -106,16 +106,28 @@ pub async fn list_my_organizations(
 ) -> Result<Vec<OrgView>, Error> {
     let mut conn = connection(state).await?;
     let rows = organizations::list_user_orgs(&mut conn, caller.user.id, is_active).await?;
-    let mut views = Vec::with_capacity(rows.len());
-    for (org, role) in rows {
-        let member_count = organizations::member_count(&mut conn, org.id).await?;
-        views.push(OrgView {
+    let orgs: Vec<(OrgRow, Option<Role>)> = rows
+        .into_iter()
+        .map(|(org, role)| (org, Role::parse(&role)))
+        .collect();
+    with_member_counts(&mut conn, orgs).await
+}
+
+/// Attaches member counts to organizations with one grouped query.
+pub(crate) async fn with_member_counts(
+    conn: &mut DbConn,
+    orgs: Vec<(OrgRow, Option<Role>)>,
+) -> Result<Vec<OrgView>, Error> {
+    let ids: Vec<Id> = orgs.iter().map(|(org, _)| org.id).collect();
+    let counts = organizations::member_counts(conn, &ids).await?;
+    Ok(orgs
+        .into_iter()
+        .map(|(org, role)| OrgView {
+            member_count: counts.get(&org.id).copied().unwrap_or(0),
             org,
-            member_count,
-            role: Role::parse(&role),
-        });
-    }
-    Ok(views)
+            role,
+        })
+        .collect())
 }
 
 /// One organization (members and superusers).
