@@ -121,21 +121,38 @@ fn kind(value: Option<prost_types::Value>) -> Option<Kind> {
     value.map(|v| v.kind.unwrap_or(Kind::NullValue(0)))
 }
 
+/// A member whose value `extract` accepts; anything else records `message`.
+fn patch<T>(
+    v: &mut Violations,
+    field: &str,
+    value: Option<prost_types::Value>,
+    extract: fn(Kind) -> Option<T>,
+    message: &str,
+) -> Option<Patch<T>> {
+    match kind(value) {
+        None => Some(Patch::Absent),
+        Some(Kind::NullValue(_)) => Some(Patch::Null),
+        Some(other) => {
+            let value = extract(other);
+            if value.is_none() {
+                v.add(field, message);
+            }
+            value.map(Patch::Set)
+        }
+    }
+}
+
 /// A string member.
 pub fn patch_string(
     v: &mut Violations,
     field: &str,
     value: Option<prost_types::Value>,
 ) -> Option<Patch<String>> {
-    match kind(value) {
-        None => Some(Patch::Absent),
-        Some(Kind::NullValue(_)) => Some(Patch::Null),
-        Some(Kind::StringValue(s)) => Some(Patch::Set(s)),
-        Some(_) => {
-            v.add(field, "Input should be a valid string");
-            None
-        }
-    }
+    let string = |k| match k {
+        Kind::StringValue(s) => Some(s),
+        _ => None,
+    };
+    patch(v, field, value, string, "Input should be a valid string")
 }
 
 /// A boolean member.
@@ -144,15 +161,11 @@ pub fn patch_bool(
     field: &str,
     value: Option<prost_types::Value>,
 ) -> Option<Patch<bool>> {
-    match kind(value) {
-        None => Some(Patch::Absent),
-        Some(Kind::NullValue(_)) => Some(Patch::Null),
-        Some(Kind::BoolValue(b)) => Some(Patch::Set(b)),
-        Some(_) => {
-            v.add(field, "Input should be a valid boolean");
-            None
-        }
-    }
+    let boolean = |k| match k {
+        Kind::BoolValue(b) => Some(b),
+        _ => None,
+    };
+    patch(v, field, value, boolean, "Input should be a valid boolean")
 }
 
 /// A JSON-object member (`preferences`, `settings`) as JSON text, at most 16 KiB.
