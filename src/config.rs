@@ -111,8 +111,8 @@ pub struct Config {
     pub ratelimit_enabled: bool,
     /// `RATELIMIT_MULTIPLIER` (>= 1).
     pub ratelimit_multiplier: u32,
-    /// `REDIS_URL`.
-    pub redis_url: Option<String>,
+    /// `REDIS_URL`: shared rate-limit counters; checked by `/health`.
+    pub redis: Option<crate::redis_ping::RedisTarget>,
     /// `EMAIL_BACKEND`.
     pub email_backend: EmailBackend,
     /// `EMAIL_FROM`.
@@ -312,7 +312,11 @@ impl Config {
             max_request_body_bytes: r.int("MAX_REQUEST_BODY_BYTES", 10_485_760, 1024, 1 << 30)?,
             ratelimit_enabled: r.bool("RATELIMIT_ENABLED", true)?,
             ratelimit_multiplier: r.int("RATELIMIT_MULTIPLIER", 1, 1, 1_000_000)?,
-            redis_url: r.raw("REDIS_URL"),
+            redis: r
+                .raw("REDIS_URL")
+                .map(|url| crate::redis_ping::RedisTarget::parse(url.trim()))
+                .transpose()
+                .map_err(|e| invalid("REDIS_URL", e))?,
             email_backend,
             email_from: r.string("EMAIL_FROM", "noreply@localhost"),
             smtp,

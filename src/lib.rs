@@ -12,7 +12,7 @@
 //! - [`domain`]: validation and normalisation rules, device and client IP.
 //! - [`error`]: the error code table and the service error type.
 //! - [`config`], [`clock`], [`mail`], [`state`]: settings, time, email and the
-//!   shared application state.
+//!   shared application state; [`redis_ping`]: the Redis health probe.
 
 pub mod app;
 pub mod auth;
@@ -24,5 +24,6 @@ pub mod error;
 pub mod grpc;
 pub mod http;
 pub mod mail;
+pub mod redis_ping;
 pub mod service;
 pub mod state;

@@ -38,13 +38,22 @@ pub async fn health(state: &AppState) -> Response {
             "Database connection failed",
         )
     };
-    let body = json!({
+    let mut body = json!({
         "status": word,
         "timestamp": state.clock.now().to_fixed_text(),
         "version": state.config.version,
         "environment": state.config.environment,
         "checks": { "database": { "status": word, "message": message } },
     });
+    // Redis is reported but never changes the overall status.
+    if let Some(redis) = &state.config.redis {
+        let up = redis.ping(std::time::Duration::from_secs(2)).await;
+        body["checks"]["redis"] = if up {
+            json!({"status": "healthy", "message": "Redis connection successful"})
+        } else {
+            json!({"status": "unhealthy", "message": "Redis connection failed"})
+        };
+    }
     json_response(status, &body)
 }
 
