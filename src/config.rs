@@ -14,6 +14,7 @@ use crate::domain::client_ip::TrustedProxies;
 pub const DEV_SECRET_KEY: &str = "dev_only_insecure_key_change_in_production_32chars_min";
 const DEFAULT_SUPERUSER_EMAIL: &str = "admin@example.com";
 const DEFAULT_SUPERUSER_PASSWORD: &str = "AdminPassword123!";
+const DEMO_SUPERUSER_PASSWORD: &str = "AdminPass1234!";
 const WEAK_BOOTSTRAP_PASSWORDS: [&str; 4] = [
     "AdminPassword123!",
     "AdminPass1234!",
@@ -274,8 +275,9 @@ impl Config {
             return Err(invalid("SMTP_HOST", "required when EMAIL_BACKEND=smtp"));
         }
 
+        let demo_mode = r.bool("DEMO_MODE", false)?;
         let (first_superuser_email, first_superuser_password) =
-            bootstrap_credentials(&r, production)?;
+            bootstrap_credentials(&r, production, demo_mode)?;
 
         let pool_timeout: u64 = first_of(&r, "DB_POOL_TIMEOUT", "db_pool_timeout", 30, 1, 3600)?;
         Ok(Self {
@@ -290,7 +292,7 @@ impl Config {
                 "json" => true,
                 _ => return Err(invalid("LOG_FORMAT", "must be text or json")),
             },
-            demo_mode: r.bool("DEMO_MODE", false)?,
+            demo_mode,
             database_url,
             migrate_on_start: r.bool("MIGRATE_ON_START", true)?,
             db_pool_size: first_of(&r, "DB_POOL_SIZE", "db_pool_size", 20, 1, 1000)?,
@@ -401,6 +403,7 @@ fn percent(raw: &str) -> String {
 fn bootstrap_credentials(
     r: &Reader<'_>,
     production: bool,
+    demo_mode: bool,
 ) -> Result<(String, SecretString), ConfigError> {
     let email = r.raw("FIRST_SUPERUSER_EMAIL");
     let password = r.raw("FIRST_SUPERUSER_PASSWORD");
@@ -427,7 +430,14 @@ fn bootstrap_credentials(
     }
     Ok((
         email.unwrap_or_else(|| DEFAULT_SUPERUSER_EMAIL.to_owned()),
-        SecretString::from(password.unwrap_or_else(|| DEFAULT_SUPERUSER_PASSWORD.to_owned())),
+        SecretString::from(password.unwrap_or_else(|| {
+            let default = if demo_mode {
+                DEMO_SUPERUSER_PASSWORD
+            } else {
+                DEFAULT_SUPERUSER_PASSWORD
+            };
+            default.to_owned()
+        })),
     ))
 }
 

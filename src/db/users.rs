@@ -72,6 +72,26 @@ pub async fn find_user_by_id(conn: &mut DbConn, id: Id) -> DbResult<Option<UserR
     }))
 }
 
+/// The user with this id, its row locked until the transaction ends
+/// (`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serialises).
+pub async fn lock_user(conn: &mut DbConn, id: Id) -> DbResult<Option<UserRow>> {
+    map_err(match conn.backend() {
+        super::Backend::Pg(c) => users::table
+            .find(id)
+            .select(UserRow::as_select())
+            .for_update()
+            .first(c)
+            .await
+            .optional(),
+        super::Backend::Sqlite(c) => users::table
+            .find(id)
+            .select(UserRow::as_select())
+            .first(c)
+            .await
+            .optional(),
+    })
+}
+
 /// The user holding this normalised email, deleted or not.
 pub async fn find_user_by_email(conn: &mut DbConn, email: &str) -> DbResult<Option<UserRow>> {
     map_err(with_backend!(conn, c => {

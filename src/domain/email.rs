@@ -26,8 +26,11 @@ impl Email {
     /// Validates `raw` per §1.10.1 and returns its normalised form; the error is the contract message.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let trimmed = raw.trim();
-        if is_valid(trimmed) {
-            Ok(Self(trimmed.to_lowercase()))
+        // Lower-casing can lengthen an address ('İ' becomes two characters):
+        // the normalised form, which is what is stored, must pass too.
+        let normalised = trimmed.to_lowercase();
+        if is_valid(trimmed) && is_valid(&normalised) {
+            Ok(Self(normalised))
         } else {
             Err(INVALID_EMAIL.to_owned())
         }
@@ -112,6 +115,16 @@ fn is_valid_label(label: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_normalised_form_must_fit_too() {
+        let local = "İ".repeat(64);
+        let address = format!("{local}@{}.{}", "a".repeat(63), "b".repeat(63));
+        assert!(address.chars().count() <= 254);
+        assert!(address.to_lowercase().chars().count() > 254);
+        assert!(Email::parse(&address).is_err());
+    }
+
     use super::*;
 
     fn ok(raw: &str) -> String {

@@ -1,11 +1,12 @@
 //! The authentication layer in front of every tonic service. It validates
 //! the bearer token once per request (gRPC, grpc-web and transcoded REST all
-//! pass here) and leaves the outcome in the request extensions. Methods
-//! marked `(identity.v1.requires_user)` in the proto are refused here when
-//! the caller is not authenticated, before their request is decoded; handlers
-//! take the caller with [`require_user`].
+//! pass here, the transcoder through [`admit`] before it reads the body) and
+//! leaves the outcome in the request extensions. Methods marked
+//! `(identity.v1.requires_user)` or `(identity.v1.requires_superuser)` in the
+//! proto are refused here, before their request is decoded; handlers take the
+//! caller with [`require_user`].
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -20,67 +21,100 @@ use crate::state::AppState;
 #[derive(Clone, Debug)]
 pub struct Authentication(Result<Principal, Arc<Error>>);
 
-const REQUIRES_USER: &str = "identity.v1.requires_user";
-
-/// Whether a method is marked `(identity.v1.requires_user) = true`.
-pub fn method_requires_user(method: &prost_reflect::MethodDescriptor) -> bool {
-    method
-        .parent_pool()
-        .get_extension_by_name(REQUIRES_USER)
-        .is_some_and(|ext| method.options().get_extension(&ext).as_bool() == Some(true))
+/// Who may call a method, from its proto options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLevel {
+    /// Anyone; a bearer token, if sent, is still validated (optional auth).
+    Public,
+    /// An authenticated user: `(identity.v1.requires_user)`.
+    User,
+    /// A superuser: `(identity.v1.requires_superuser)`.
+    Superuser,
 }
 
-/// The gRPC paths (`/pkg.Service/Method`) of methods that require a user.
-#[derive(Debug, Clone, Default)]
-pub struct UserRequired(Arc<HashSet<String>>);
-
-impl UserRequired {
-    /// Reads the option from every method of `descriptor_set`.
-    pub fn from_descriptor_set(descriptor_set: &[u8]) -> anyhow::Result<Self> {
-        let pool = prost_reflect::DescriptorPool::decode(descriptor_set)?;
-        let paths = pool
-            .services()
-            .flat_map(|s| s.methods().collect::<Vec<_>>())
-            .filter(method_requires_user)
-            .map(|m| format!("/{}/{}", m.parent_service().full_name(), m.name()))
-            .collect();
-        Ok(Self(Arc::new(paths)))
+/// The access level of a method.
+pub fn method_access(method: &prost_reflect::MethodDescriptor) -> AccessLevel {
+    let flag = |name: &str| {
+        method
+            .parent_pool()
+            .get_extension_by_name(name)
+            .is_some_and(|ext| method.options().get_extension(&ext).as_bool() == Some(true))
+    };
+    if flag("identity.v1.requires_superuser") {
+        AccessLevel::Superuser
+    } else if flag("identity.v1.requires_user") {
+        AccessLevel::User
+    } else {
+        AccessLevel::Public
     }
 }
 
-/// Validates the bearer token of `headers`, if any.
-pub async fn authenticate_headers(
-    state: &AppState,
-    headers: &http::HeaderMap,
-) -> Option<Result<Principal, Error>> {
-    Some(match bearer_token(headers)? {
-        Err(err) => Err(err),
-        Ok(token) => principal::authenticate(state, &token).await,
-    })
+/// The access level of every served method, by gRPC path.
+#[derive(Debug, Clone, Default)]
+pub struct AccessPolicy(Arc<HashMap<String, AccessLevel>>);
+
+impl AccessPolicy {
+    /// Reads the options of every method of `descriptor_set`.
+    pub fn from_descriptor_set(descriptor_set: &[u8]) -> anyhow::Result<Self> {
+        let pool = prost_reflect::DescriptorPool::decode(descriptor_set)?;
+        let levels = pool
+            .services()
+            .flat_map(|s| s.methods().collect::<Vec<_>>())
+            .map(|m| {
+                (
+                    format!("/{}/{}", m.parent_service().full_name(), m.name()),
+                    method_access(&m),
+                )
+            })
+            .collect();
+        Ok(Self(Arc::new(levels)))
+    }
+
+    fn level(&self, path: &str) -> AccessLevel {
+        self.0.get(path).copied().unwrap_or(AccessLevel::Public)
+    }
 }
 
-/// Middleware: validates `Authorization: Bearer` when present; refuses
-/// unauthenticated calls of methods that require a user.
+/// Validates the bearer token of `headers` (if any) and applies `level`:
+/// steps 5 and 6 of the contract's order of checks. `Ok(None)`: anonymous
+/// on a public method.
+pub async fn admit(
+    state: &AppState,
+    headers: &http::HeaderMap,
+    level: AccessLevel,
+) -> Result<Option<Authentication>, Error> {
+    let outcome = match bearer_token(headers) {
+        None => None,
+        Some(Err(err)) => Some(Err(err)),
+        Some(Ok(token)) => Some(principal::authenticate(state, &token).await),
+    };
+    match (level, outcome) {
+        (AccessLevel::Public, outcome) => Ok(outcome.map(|o| Authentication(o.map_err(Arc::new)))),
+        (_, None) => Err(Error::NotAuthenticated),
+        (_, Some(Err(err))) => Err(err),
+        (AccessLevel::Superuser, Some(Ok(p))) if !p.user.is_superuser => {
+            Err(Error::forbidden("Superuser privileges required"))
+        }
+        (_, Some(Ok(p))) => Ok(Some(Authentication(Ok(p)))),
+    }
+}
+
+/// Middleware: authenticates and applies the method's access level, unless
+/// the REST transcoder already did for this request.
 pub async fn authenticate(
-    State((state, required)): State<(AppState, UserRequired)>,
+    State((state, policy)): State<(AppState, AccessPolicy)>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let outcome = authenticate_headers(&state, request.headers()).await;
-    if required.0.contains(request.uri().path()) {
-        let refused = match &outcome {
-            None => Some(Error::NotAuthenticated),
-            Some(Err(err)) => Some(replay(err)),
-            Some(Ok(_)) => None,
-        };
-        if let Some(err) = refused {
-            return tonic::Status::from(err).into_http();
+    if request.extensions().get::<Authentication>().is_none() {
+        let level = policy.level(request.uri().path());
+        match admit(&state, request.headers(), level).await {
+            Err(err) => return tonic::Status::from(err).into_http(),
+            Ok(Some(authentication)) => {
+                request.extensions_mut().insert(authentication);
+            }
+            Ok(None) => {}
         }
-    }
-    if let Some(outcome) = outcome {
-        request
-            .extensions_mut()
-            .insert(Authentication(outcome.map_err(Arc::new)));
     }
     next.run(request).await
 }

@@ -353,7 +353,23 @@ pub fn organization(view: &crate::service::organizations::OrgView) -> pb::Organi
         created_at: Some(timestamp(org.created_at)),
         updated_at: Some(timestamp(org.updated_at)),
         member_count: i32::try_from(view.member_count).unwrap_or(i32::MAX),
-        role: view.role.map(|r| role(r) as i32),
+    }
+}
+
+/// One of the caller's organizations, with the caller's role.
+pub fn my_organization(view: &crate::service::organizations::OrgView) -> pb::MyOrganization {
+    let org = organization(view);
+    pb::MyOrganization {
+        id: org.id,
+        name: org.name,
+        slug: org.slug,
+        description: org.description,
+        is_active: org.is_active,
+        settings: org.settings,
+        created_at: org.created_at,
+        updated_at: org.updated_at,
+        member_count: org.member_count,
+        role: view.role.map_or(pb::Role::Unspecified, role) as i32,
     }
 }
 

@@ -26,25 +26,38 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/identity_descriptor.bin"));
 }
 
-/// Every identity service as tonic routes, without any layer.
+/// Every identity service as tonic routes, without any layer. The HTTP body
+/// limit (`MAX_REQUEST_BODY_BYTES`) bounds messages, so tonic's own 4 MiB
+/// decoding limit is lifted to it: a message under the body limit is never
+/// refused with an opaque error.
 pub fn services(state: &AppState) -> Routes {
-    Routes::new(pb::auth_service_server::AuthServiceServer::new(
-        auth_service::AuthApi::new(state.clone()),
-    ))
-    .add_service(pb::user_service_server::UserServiceServer::new(
-        user_service::UserApi::new(state.clone()),
-    ))
-    .add_service(pb::session_service_server::SessionServiceServer::new(
-        session_service::SessionApi::new(state.clone()),
-    ))
+    let limit = state.config.max_request_body_bytes;
+    Routes::new(
+        pb::auth_service_server::AuthServiceServer::new(auth_service::AuthApi::new(state.clone()))
+            .max_decoding_message_size(limit),
+    )
+    .add_service(
+        pb::user_service_server::UserServiceServer::new(user_service::UserApi::new(state.clone()))
+            .max_decoding_message_size(limit),
+    )
+    .add_service(
+        pb::session_service_server::SessionServiceServer::new(session_service::SessionApi::new(
+            state.clone(),
+        ))
+        .max_decoding_message_size(limit),
+    )
     .add_service(
         pb::organization_service_server::OrganizationServiceServer::new(
             organization_service::OrganizationApi::new(state.clone()),
-        ),
+        )
+        .max_decoding_message_size(limit),
     )
-    .add_service(pb::admin_service_server::AdminServiceServer::new(
-        admin_service::AdminApi::new(state.clone()),
-    ))
+    .add_service(
+        pb::admin_service_server::AdminServiceServer::new(admin_service::AdminApi::new(
+            state.clone(),
+        ))
+        .max_decoding_message_size(limit),
+    )
 }
 
 /// gRPC health (`grpc.health.v1`) and reflection (v1 and v1alpha).

@@ -44,7 +44,7 @@ impl pb::organization_service_server::OrganizationService for OrganizationApi {
         let active = request.get_ref().is_active.unwrap_or(true);
         let views = organizations::list_my_organizations(&self.state, &caller, active).await?;
         Ok(Response::new(pb::OrganizationList {
-            organizations: views.iter().map(convert::organization).collect(),
+            organizations: views.iter().map(convert::my_organization).collect(),
         }))
     }
 

@@ -1,10 +1,9 @@
 //! The request body limit (contract section 1.13), on bytes actually
 //! received: a declared `Content-Length` over the limit is refused at once,
-//! and every body is wrapped so that reading past the limit fails.
+//! and every body that is read is capped so that reading past the limit
+//! fails. Applied after routing (404/405 come first, contract 1.2).
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::Response;
 use http::header;
 use http_body_util::Limited;
@@ -12,25 +11,29 @@ use http_body_util::Limited;
 use super::envelope;
 use crate::error::Code;
 
-/// Middleware: refuses declared oversize bodies and caps the rest.
-pub async fn limit_body(State(limit): State<usize>, request: Request, next: Next) -> Response {
-    if let Some(length) = request.headers().get(header::CONTENT_LENGTH) {
-        let declared = length
-            .to_str()
-            .ok()
-            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-            .map(|s| s.parse::<u128>().unwrap_or(u128::MAX));
-        match declared {
-            None => {
-                return envelope::error(Code::InvalidInput, "Invalid Content-Length header", None);
-            }
-            Some(n) if n > limit as u128 => return too_large(limit),
-            Some(_) => {}
-        }
+/// The answer to a `Content-Length` that is not a decimal integer (400) or
+/// is over the limit (413); `None` when the declared length is acceptable.
+pub fn check_declared(headers: &http::HeaderMap, limit: usize) -> Option<Response> {
+    let length = headers.get(header::CONTENT_LENGTH)?;
+    let declared = length
+        .to_str()
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .map(|s| s.parse::<u128>().unwrap_or(u128::MAX));
+    match declared {
+        None => Some(envelope::error(
+            Code::InvalidInput,
+            "Invalid Content-Length header",
+            None,
+        )),
+        Some(n) if n > limit as u128 => Some(too_large(limit)),
+        Some(_) => None,
     }
-    let (parts, body) = request.into_parts();
-    let request = Request::from_parts(parts, Body::new(Limited::new(body, limit)));
-    next.run(request).await
+}
+
+/// Caps a body: reading past `limit` bytes fails (see [`is_limit_error`]).
+pub fn cap(body: Body, limit: usize) -> Body {
+    Body::new(Limited::new(body, limit))
 }
 
 /// The 413 answer; the message states the limit in MB when it is whole.

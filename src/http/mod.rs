@@ -41,13 +41,12 @@ struct Dispatch {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> anyhow::Result<Router> {
     let routes = grpc::infrastructure(grpc::services(&state))?;
-    let user_required =
-        grpc::authn::UserRequired::from_descriptor_set(grpc::pb::FILE_DESCRIPTOR_SET)?;
+    let policy = grpc::authn::AccessPolicy::from_descriptor_set(grpc::pb::FILE_DESCRIPTOR_SET)?;
     let grpc_router = routes
         .prepare()
         .into_axum_router()
         .layer(middleware::from_fn_with_state(
-            (state.clone(), user_required),
+            (state.clone(), policy),
             grpc::authn::authenticate,
         ))
         .layer(tonic_web::GrpcWebLayer::new());
@@ -71,10 +70,6 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
             state.clone(),
             resolve_client_ip,
         ))
-        .layer(middleware::from_fn_with_state(
-            state.config.max_request_body_bytes,
-            body_limit::limit_body,
-        ))
         .layer(middleware::from_fn_with_state(cors, cors::cors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
@@ -84,6 +79,11 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
 
 async fn dispatch_request(State(app): State<Arc<Dispatch>>, request: Request) -> Response {
     if is_grpc(request.headers()) {
+        let limit = app.state.config.max_request_body_bytes;
+        if let Some(refusal) = body_limit::check_declared(request.headers(), limit) {
+            return refusal;
+        }
+        let request = request.map(|body| body_limit::cap(body, limit));
         return match app.grpc.clone().oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
@@ -94,8 +94,23 @@ async fn dispatch_request(State(app): State<Arc<Dispatch>>, request: Request) ->
         "/health" if get_like => pages::health(&app.state).await,
         "/" if get_like => pages::root(&app.state),
         "/health" | "/" => method_not_allowed("GET, HEAD"),
+        "/health/" => redirect(&request, "/health"),
         _ => app.transcoder.handle(request).await,
     }
+}
+
+/// 307 to `path`, keeping the query string.
+fn redirect(request: &Request, path: &str) -> Response {
+    let location = match request.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
 }
 
 fn is_grpc(headers: &http::HeaderMap) -> bool {

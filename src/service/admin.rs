@@ -374,14 +374,22 @@ pub async fn add_member(
     let mut conn = connection(state).await?;
     let row = org(&mut conn, id).await?;
     let user = live_user(&mut conn, user_id).await?;
-    if organizations::find_membership(&mut conn, id, user_id)
-        .await?
-        .is_some_and(|m| m.is_active)
-    {
-        return Err(Error::AlreadyMember { field: "user_id" });
-    }
-    organizations::upsert_membership(&mut conn, id, user_id, role.as_str(), state.clock.now())
-        .await?;
+    let now = state.clock.now();
+    conn.transaction(|c| {
+        async move {
+            organizations::lock_org(c, id).await?;
+            if organizations::find_membership(c, id, user_id)
+                .await?
+                .is_some_and(|m| m.is_active)
+            {
+                return Err(Error::AlreadyMember { field: "user_id" });
+            }
+            organizations::upsert_membership(c, id, user_id, role.as_str(), now).await?;
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await?;
     Ok((user.email, row.name))
 }
 

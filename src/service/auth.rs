@@ -141,8 +141,30 @@ async fn open_session(
         created_at: now,
         updated_at: now,
     };
-    // No tokens without a stored session: a failed insert fails the login.
-    sessions::insert_session(conn, &row).await?;
+    let verified_hash = user.password_hash.clone();
+    let user_id = user.id;
+    conn.transaction(|c| {
+        async move {
+            // The password was verified outside any lock (bcrypt is slow). A
+            // reset, password change or deactivation that committed since
+            // then must win: re-read the user under a row lock, so a change
+            // that commits later also sees (and ends) this session.
+            let current = users::lock_user(c, user_id).await?;
+            match current {
+                Some(u) if u.deleted_at.is_none() && u.password_hash == verified_hash => {
+                    if !u.is_active {
+                        return Err(Error::UserInactive);
+                    }
+                }
+                _ => return Err(Error::InvalidCredentials),
+            }
+            // No tokens without a stored session: a failed insert fails the login.
+            sessions::insert_session(c, &row).await?;
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await?;
     Ok(issued.into_pair(user))
 }
 

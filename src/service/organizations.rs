@@ -259,12 +259,22 @@ pub async fn add_member(
     let user = user
         .filter(|u| u.deleted_at.is_none())
         .ok_or(Error::NotFound("User not found"))?;
-    let existing = organizations::find_membership(&mut conn, id, user.id).await?;
-    if existing.is_some_and(|m| m.is_active) {
-        return Err(Error::AlreadyMember { field });
-    }
-    let now = state.clock.now();
-    organizations::upsert_membership(&mut conn, id, user.id, role.as_str(), now).await?;
+    let (now, user_id) = (state.clock.now(), user.id);
+    conn.transaction(|c| {
+        async move {
+            // Serialised per organization: of two concurrent adds, the
+            // second sees the first's membership and answers 409.
+            organizations::lock_org(c, id).await?;
+            let existing = organizations::find_membership(c, id, user_id).await?;
+            if existing.is_some_and(|m| m.is_active) {
+                return Err(Error::AlreadyMember { field });
+            }
+            organizations::upsert_membership(c, id, user_id, role.as_str(), now).await?;
+            Ok(())
+        }
+        .scope_boxed()
+    })
+    .await?;
     member(&mut conn, id, user).await
 }
 

@@ -81,6 +81,10 @@ db_test!(viewing_follows_membership, |app| {
         assert_eq!(seen.body["name"], "Acme");
         assert_eq!(seen.body["member_count"], json!(4));
         assert_eq!(seen.body["settings"], json!({}));
+        assert!(
+            seen.body.get("role").is_none(),
+            "role only in /organizations/me"
+        );
     }
     let outsider = app.get_auth(&path, &o.outsider.0).await;
     assert_eq!(
@@ -434,7 +438,7 @@ db_test!(organizations_over_grpc, |app| {
         .unwrap()
         .into_inner();
     assert_eq!(mine.organizations.len(), 1);
-    assert_eq!(mine.organizations[0].role, Some(pb::Role::Owner as i32));
+    assert_eq!(mine.organizations[0].role, pb::Role::Owner as i32);
     let denied = client
         .get_organization(with_bearer(
             pb::GetOrganizationRequest {
@@ -457,4 +461,32 @@ db_test!(organizations_over_grpc, |app| {
         .unwrap_err();
     assert_eq!(reason(&last), "ORG_001");
     assert_eq!(last.code(), tonic::Code::FailedPrecondition);
+});
+
+db_test!(concurrent_adds_of_one_member_give_one_201_and_409s, |app| {
+    let o = org(&app).await;
+    let (_, newcomer) = app.member("racer@acme.test").await;
+    let path = format!("/api/v1/organizations/{}/members", o.id);
+    let attempts = (0..6).map(|_| {
+        app.call(
+            "POST",
+            &path,
+            Some(&o.owner.0),
+            Some(json!({"user_id": newcomer})),
+        )
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|a| a.status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
 });

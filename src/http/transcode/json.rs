@@ -367,11 +367,8 @@ impl JsonDecoder<'_> {
             Kind::Enum(desc) => {
                 let number = match json {
                     Json::Null => Some(0),
+                    // Exactly the lower-case names (contract 1.7), never numbers.
                     Json::String(s) => enum_number(desc, s),
-                    Json::Number(n) => n
-                        .as_i64()
-                        .and_then(|n| i32::try_from(n).ok())
-                        .filter(|n| desc.get_value(*n).is_some()),
                     _ => None,
                 };
                 match number {
@@ -607,11 +604,9 @@ mod tests {
             thing.get_field_by_name("color").unwrap().as_enum_number(),
             Some(0)
         );
-        let (thing, _) = decode("Thing", json!({"color": 1}));
-        assert_eq!(
-            thing.get_field_by_name("color").unwrap().as_enum_number(),
-            Some(1)
-        );
+        let (_, errors) = decode("Thing", json!({"color": 1}));
+        assert_eq!(errors.len(), 1, "numbers are not enum names");
+        assert_eq!(errors[0].field.as_deref(), Some("color"));
     }
 
     #[test]

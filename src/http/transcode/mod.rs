@@ -23,7 +23,7 @@ use tower::ServiceExt as _;
 use self::request::{DecodeError, decode_request};
 use self::routes::{Resolution, Route, RouteTable};
 use super::{body_limit, envelope, method_not_allowed};
-use crate::error::{Code, Error, FieldViolation};
+use crate::error::{Code, FieldViolation};
 use crate::grpc::authn;
 use crate::state::AppState;
 
@@ -70,7 +70,9 @@ impl Transcoder {
                 let allow: Vec<&str> = allow.iter().map(Method::as_str).collect();
                 method_not_allowed(&allow.join(", "))
             }
-            Resolution::RedirectTrailingSlash => redirect_without_slash(&request),
+            Resolution::RedirectTrailingSlash => {
+                super::redirect(&request, path.trim_end_matches('/'))
+            }
             Resolution::Found { route, params } => {
                 let head = method == Method::HEAD;
                 let mut response = self.call(route, &params, request).await;
@@ -88,12 +90,29 @@ impl Transcoder {
         params: &[(String, String)],
         request: Request<Body>,
     ) -> Response {
-        let (parts, body) = request.into_parts();
-        let body = match body.collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(err) if body_limit::is_limit_error(&err) => {
-                return body_limit::too_large(self.state.config.max_request_body_bytes);
+        let (mut parts, body) = request.into_parts();
+        // The contract's order: declared size (3), authentication and role
+        // (5, 6), then reading and validating the body (7).
+        let limit = self.state.config.max_request_body_bytes;
+        if let Some(refusal) = body_limit::check_declared(&parts.headers, limit) {
+            return refusal;
+        }
+        match authn::admit(
+            &self.state,
+            &parts.headers,
+            authn::method_access(&route.method),
+        )
+        .await
+        {
+            Err(err) => return envelope::from_status(&tonic::Status::from(err)),
+            Ok(Some(authentication)) => {
+                parts.extensions.insert(authentication);
             }
+            Ok(None) => {}
+        }
+        let body = match body_limit::cap(body, limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) if body_limit::is_limit_error(&err) => return body_limit::too_large(limit),
             Err(_) => {
                 return envelope::error(
                     Code::InvalidInput,
@@ -107,14 +126,6 @@ impl Transcoder {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
         let decoded = decode_request(route, params, parts.uri.query(), content_type, &body);
-        if decoded.is_err() {
-            // Authentication is checked before validation (contract 1.2): a
-            // request that never reaches the gRPC layer is authenticated here,
-            // once, when its method requires a user.
-            if let Some(refusal) = self.refuse_unauthenticated(route, &parts.headers).await {
-                return refusal;
-            }
-        }
         let message = match decoded {
             Ok(message) => message,
             Err(DecodeError::Unparseable) => {
@@ -161,22 +172,6 @@ impl Transcoder {
             Err(never) => match never {},
         };
         self.reply(route, response).await
-    }
-
-    async fn refuse_unauthenticated(
-        &self,
-        route: &Route,
-        headers: &http::HeaderMap,
-    ) -> Option<Response> {
-        if !authn::method_requires_user(&route.method) {
-            return None;
-        }
-        let err = match authn::authenticate_headers(&self.state, headers).await {
-            None => Error::NotAuthenticated,
-            Some(Err(err)) => err,
-            Some(Ok(_)) => return None,
-        };
-        Some(envelope::from_status(&tonic::Status::from(err)))
     }
 
     async fn reply(&self, route: &Route, response: Response) -> Response {
@@ -231,20 +226,6 @@ fn unframe(mut data: Bytes) -> Option<Bytes> {
     data.advance(1);
     let len = usize::try_from(data.get_u32()).ok()?;
     (data.len() == len).then_some(data)
-}
-
-fn redirect_without_slash(request: &Request<Body>) -> Response {
-    let path = request.uri().path().trim_end_matches('/');
-    let location = match request.uri().query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_owned(),
-    };
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    response
 }
 
 fn internal(what: &str) -> Response {

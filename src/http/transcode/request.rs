@@ -146,11 +146,38 @@ pub fn decode_request(
         &mut path_errors,
     );
     path_errors.append(&mut errors);
+    if path_errors.is_empty() && protobuf_depth(&message) > MAX_PROTOBUF_DEPTH {
+        // Each JSON object inside a google.protobuf.Value costs three
+        // protobuf levels; prost refuses more than 100 when the gRPC
+        // service decodes the message.
+        path_errors.push(FieldError::body("Request body is nested too deeply"));
+    }
     if path_errors.is_empty() {
         Ok(message)
     } else {
         Err(DecodeError::Invalid(path_errors))
     }
+}
+
+/// Deepest protobuf nesting the gRPC decoder accepts, with a margin below
+/// prost's recursion limit of 100.
+const MAX_PROTOBUF_DEPTH: usize = 90;
+
+/// Protobuf nesting depth of a message (map entries count as a level).
+fn protobuf_depth(message: &DynamicMessage) -> usize {
+    fn value_depth(value: &PValue) -> usize {
+        match value {
+            PValue::Message(m) => protobuf_depth(m),
+            PValue::List(items) => items.iter().map(value_depth).max().unwrap_or(0),
+            PValue::Map(map) => 1 + map.values().map(value_depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    1 + message
+        .fields()
+        .map(|(_, value)| value_depth(value))
+        .max()
+        .unwrap_or(0)
 }
 
 fn is_message(field: &FieldDescriptor) -> bool {
@@ -680,8 +707,14 @@ mod tests {
                 "]".repeat(inner)
             )
         };
-        let out = ok(decode_request(r, &[], None, JSON, nested(64).as_bytes()));
+        let out = ok(decode_request(r, &[], None, JSON, nested(40).as_bytes()));
         assert!(out["settings"]["a"].is_array());
+        // Legal JSON depth, but too deep for the protobuf decoder behind it
+        // (each list level inside a Value costs two protobuf levels): 422.
+        assert_eq!(
+            invalid(decode_request(r, &[], None, JSON, nested(64).as_bytes())),
+            vec![(None, "Request body is nested too deeply".to_owned())]
+        );
         assert_eq!(
             decode_request(r, &[], None, JSON, nested(65).as_bytes()),
             Err(DecodeError::Unparseable)
