@@ -15,6 +15,7 @@ mod auth_grpc;
 mod auth_rest;
 mod grpc_coverage;
 mod grpc_web;
+mod hostile;
 mod organizations;
 mod password_reset;
 mod schema;
