@@ -116,7 +116,27 @@ pub async fn authenticate(
             Ok(None) => {}
         }
     }
-    next.run(request).await
+    undecodable_is_invalid_argument(next.run(request).await)
+}
+
+/// tonic answers a request message that cannot be decoded with INTERNAL and
+/// no details; it is the client's fault, so it becomes INVALID_ARGUMENT with
+/// ErrorInfo `VAL_001`, like every other validation failure.
+fn undecodable_is_invalid_argument(response: Response) -> Response {
+    let headers = response.headers();
+    let internal = headers.get("grpc-status").is_some_and(|v| v == "13");
+    let undecodable = headers
+        .get("grpc-message")
+        .map(|v| percent_encoding::percent_decode(v.as_bytes()).decode_utf8_lossy())
+        .is_some_and(|m| m.starts_with("failed to decode Protobuf message"));
+    if !(internal && undecodable) {
+        return response;
+    }
+    let violation = crate::error::FieldViolation {
+        field: None,
+        message: "Request message could not be decoded".to_owned(),
+    };
+    tonic::Status::from(Error::Validation(vec![violation])).into_http()
 }
 
 /// `Some(Ok(token))` for `Bearer <token>`, `Some(Err)` for any other

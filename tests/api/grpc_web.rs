@@ -107,3 +107,29 @@ db_test!(grpc_web_register_login_refresh, |app| {
     .await;
     assert_eq!(status, (tonic::Code::Unauthenticated as i32).to_string());
 });
+
+db_test!(undecodable_messages_are_invalid_argument, |app| {
+    // A frame whose payload is not a valid protobuf message.
+    let mut body = vec![0u8, 0, 0, 0, 3];
+    body.extend_from_slice(&[0xff, 0xff, 0xff]);
+    let response = app
+        .http
+        .post(app.url("/identity.v1.AuthService/Login"))
+        .header("content-type", "application/grpc-web+proto")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response
+        .headers()
+        .get("grpc-status")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.bytes().await.unwrap();
+    let trailers = String::from_utf8_lossy(&bytes).to_string();
+    let code = (tonic::Code::InvalidArgument as i32).to_string();
+    assert!(
+        status.as_deref() == Some(code.as_str())
+            || trailers.contains(&format!("grpc-status:{code}")),
+        "{status:?} {trailers}"
+    );
+});
