@@ -33,7 +33,7 @@ pub enum AccessLevel {
 }
 
 /// The access level of a method.
-pub fn method_access(method: &prost_reflect::MethodDescriptor) -> AccessLevel {
+fn method_access(method: &prost_reflect::MethodDescriptor) -> AccessLevel {
     let flag = |name: &str| {
         method
             .parent_pool()
@@ -70,7 +70,8 @@ impl AccessPolicy {
         Ok(Self(Arc::new(levels)))
     }
 
-    fn level(&self, path: &str) -> AccessLevel {
+    /// The access level of the method at a gRPC path (`Public` when unknown).
+    pub fn level(&self, path: &str) -> AccessLevel {
         self.0.get(path).copied().unwrap_or(AccessLevel::Public)
     }
 }

@@ -46,7 +46,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         .prepare()
         .into_axum_router()
         .layer(middleware::from_fn_with_state(
-            (state.clone(), policy),
+            (state.clone(), policy.clone()),
             grpc::authn::authenticate,
         ))
         .layer(tonic_web::GrpcWebLayer::new());
@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         grpc::pb::FILE_DESCRIPTOR_SET,
         &state.config.api_prefix,
         state.clone(),
+        policy,
         grpc_router.clone(),
     )?;
     let dispatch = Arc::new(Dispatch {

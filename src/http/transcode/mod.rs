@@ -41,6 +41,7 @@ pub struct Transcoder {
     table: RouteTable,
     grpc: Router,
     state: AppState,
+    policy: authn::AccessPolicy,
 }
 
 impl Transcoder {
@@ -50,6 +51,7 @@ impl Transcoder {
         descriptor_set: &[u8],
         api_prefix: &str,
         state: AppState,
+        policy: authn::AccessPolicy,
         grpc: Router,
     ) -> anyhow::Result<Self> {
         let pool = DescriptorPool::decode(descriptor_set)?;
@@ -57,6 +59,7 @@ impl Transcoder {
             table: RouteTable::from_pool(&pool, api_prefix)?,
             grpc,
             state,
+            policy,
         })
     }
 
@@ -100,7 +103,7 @@ impl Transcoder {
         match authn::admit(
             &self.state,
             &parts.headers,
-            authn::method_access(&route.method),
+            self.policy.level(&route.grpc_path),
         )
         .await
         {
