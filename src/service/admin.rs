@@ -22,7 +22,7 @@ use crate::service::organizations::{
     with_member_counts,
 };
 use crate::service::principal::Principal;
-use crate::service::users::{UserChanges, apply_changes, deactivate, live_user, soft_delete};
+use crate::service::users::{Removal, UserChanges, apply_changes, end_user, live_user};
 use crate::state::AppState;
 
 /// A validated admin user creation.
@@ -185,19 +185,7 @@ pub async fn deactivate_user(
     caller: &Principal,
     id: Id,
 ) -> Result<UserRow, Error> {
-    require_superuser(caller)?;
-    if id == caller.user.id {
-        return Err(Error::SelfAction {
-            message: "Cannot deactivate your own account",
-            field: None,
-        });
-    }
-    let mut conn = connection(state).await?;
-    let target = live_user(&mut conn, id).await?;
-    let now = state.clock.now();
-    conn.transaction(|c| async move { deactivate(c, id, now).await }.scope_boxed())
-        .await?;
-    Ok(target)
+    end_user(state, caller, id, Removal::Deactivate).await
 }
 
 /// Applies an action to distinct ids, skipping unknown and deleted users
@@ -236,8 +224,8 @@ pub async fn bulk_action(
                         };
                         users::update_user(c, id, changes, now).await?;
                     }
-                    BulkAction::Deactivate => deactivate(c, id, now).await?,
-                    BulkAction::Delete => soft_delete(c, id, now).await?,
+                    BulkAction::Deactivate => Removal::Deactivate.apply(c, id, now).await?,
+                    BulkAction::Delete => Removal::Delete.apply(c, id, now).await?,
                 }
                 outcome.affected.push(id);
             }

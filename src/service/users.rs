@@ -200,17 +200,59 @@ pub async fn change_password(
 
 /// Superusers: soft-deletes a user (never oneself).
 pub async fn delete_user(state: &AppState, caller: &Principal, id: Id) -> Result<UserRow, Error> {
+    end_user(state, caller, id, Removal::Delete).await
+}
+
+/// What ends a user's access: deactivation or (soft) deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Removal {
+    /// Inactive, sessions ended.
+    Deactivate,
+    /// Deleted, inactive, sessions ended, memberships inactive.
+    Delete,
+}
+
+impl Removal {
+    /// Applies the effects inside a transaction.
+    pub(crate) async fn apply(
+        self,
+        conn: &mut DbConn,
+        id: Id,
+        now: Timestamp,
+    ) -> Result<(), Error> {
+        match self {
+            Self::Deactivate => deactivate(conn, id, now).await,
+            Self::Delete => soft_delete(conn, id, now).await,
+        }
+    }
+
+    fn refusal_on_self(self) -> &'static str {
+        match self {
+            Self::Deactivate => "Cannot deactivate your own account",
+            Self::Delete => "Cannot delete your own account",
+        }
+    }
+}
+
+/// Superusers: deactivates or deletes a live user other than themselves;
+/// returns the user as it was.
+pub(crate) async fn end_user(
+    state: &AppState,
+    caller: &Principal,
+    id: Id,
+    removal: Removal,
+) -> Result<UserRow, Error> {
     require_superuser(caller)?;
     if id == caller.user.id {
         return Err(Error::SelfAction {
-            message: "Cannot delete your own account",
+            message: removal.refusal_on_self(),
             field: None,
         });
     }
     let mut conn = connection(state).await?;
     let target = live_user(&mut conn, id).await?;
     let now = state.clock.now();
-    conn.transaction(|c| async move { soft_delete(c, id, now).await }.scope_boxed())
+    conn.transaction(|c| async move { removal.apply(c, id, now).await }.scope_boxed())
         .await?;
     Ok(target)
 }
@@ -225,7 +267,7 @@ pub(crate) async fn live_user(conn: &mut DbConn, id: Id) -> Result<UserRow, Erro
 
 /// Deletion effects (section 2.4.7): marked deleted and inactive, every
 /// session ended, every membership inactive. Run inside a transaction.
-pub(crate) async fn soft_delete(conn: &mut DbConn, id: Id, now: Timestamp) -> Result<(), Error> {
+async fn soft_delete(conn: &mut DbConn, id: Id, now: Timestamp) -> Result<(), Error> {
     let changes = UserChangeset {
         is_active: Some(false),
         deleted_at: Some(Some(now)),
@@ -239,7 +281,7 @@ pub(crate) async fn soft_delete(conn: &mut DbConn, id: Id, now: Timestamp) -> Re
 
 /// Deactivation effects (section 2.1.2): inactive and every session ended.
 /// Run inside a transaction.
-pub(crate) async fn deactivate(conn: &mut DbConn, id: Id, now: Timestamp) -> Result<(), Error> {
+async fn deactivate(conn: &mut DbConn, id: Id, now: Timestamp) -> Result<(), Error> {
     let changes = UserChangeset {
         is_active: Some(false),
         ..UserChangeset::default()
