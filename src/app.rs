@@ -3,9 +3,7 @@
 //! call both with a port-0 listener.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
@@ -62,40 +60,21 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How long in-flight requests and open connections get after a shutdown
-/// signal (long-lived HTTP/2 clients would otherwise hold the process).
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
 /// Serves gRPC, grpc-web and REST on `listener` until `shutdown` completes,
-/// then lets in-flight requests finish, for at most [`SHUTDOWN_GRACE`].
+/// then lets in-flight requests finish for at most `SHUTDOWN_GRACE_SECONDS`.
 pub async fn run(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let settings = crate::server::Settings {
+        limits: state.config.server.clone(),
+        trusted_proxies: state.config.trusted_proxies.clone(),
+        hsts: state.config.is_production(),
+    };
     let router = crate::http::router(state)?;
     tracing::info!(address = %listener.local_addr()?, "serving gRPC, grpc-web and REST");
-    let (signalled, mut on_signal) = tokio::sync::watch::channel(false);
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = signalled.send(true);
-    });
-    let deadline = async move {
-        if on_signal.wait_for(|s| *s).await.is_err() {
-            // The server ended without a signal: never cut it short.
-            std::future::pending::<()>().await;
-        }
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
-    };
-    tokio::select! {
-        result = server => result?,
-        () = deadline => tracing::warn!("shutdown grace period over; closing remaining connections"),
-    }
-    Ok(())
+    crate::server::serve(listener, router, settings, shutdown).await
 }
 
 /// Completes on SIGINT or SIGTERM.

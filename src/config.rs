@@ -57,6 +57,31 @@ pub struct SmtpConfig {
     pub starttls: bool,
 }
 
+/// What the listener lets one connection do (see `server`).
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// `HTTP_HEADER_READ_TIMEOUT` (seconds): from the first byte of a request
+    /// head to its end.
+    pub header_read_timeout: Duration,
+    /// `HTTP_BODY_READ_TIMEOUT` (seconds): for the whole request body.
+    pub body_read_timeout: Duration,
+    /// `HTTP_WRITE_TIMEOUT` (seconds): how long an answer may wait for the
+    /// client to read it.
+    pub write_timeout: Duration,
+    /// `HTTP_IDLE_TIMEOUT` (seconds): a connection without a request in flight.
+    pub idle_timeout: Duration,
+    /// `MAX_CONNECTIONS`: open connections in all; more wait to be accepted.
+    pub max_connections: usize,
+    /// `MAX_CONNECTIONS_PER_IP`: open connections from one client address
+    /// (IPv6: one /64); trusted proxies are exempt; 0 turns the cap off.
+    pub max_connections_per_ip: usize,
+    /// `HTTP2_MAX_CONCURRENT_STREAMS`: requests in flight on one HTTP/2 connection.
+    pub http2_max_streams: u32,
+    /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests get after a
+    /// shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
 /// Every setting of the service.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -86,6 +111,8 @@ pub struct Config {
     pub db_max_overflow: usize,
     /// Wait for a connection before 503 (`DB_POOL_TIMEOUT`, seconds).
     pub db_pool_timeout: Duration,
+    /// Connections older than this are replaced (`DB_POOL_RECYCLE`, seconds).
+    pub db_pool_recycle: Duration,
     /// HMAC key of first-party tokens and root of derived keys (`SECRET_KEY`).
     pub secret_key: SecretString,
     /// `ALGORITHM`.
@@ -106,8 +133,11 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// `TRUSTED_PROXIES`: peers whose forwarding headers are believed.
     pub trusted_proxies: TrustedProxies,
-    /// `MAX_REQUEST_BODY_BYTES`.
+    /// `MAX_REQUEST_BODY_BYTES`: the largest body any route accepts (routes
+    /// declare smaller limits in the proto).
     pub max_request_body_bytes: usize,
+    /// Connection timeouts and caps.
+    pub server: ServerLimits,
     /// `RATELIMIT_ENABLED`.
     pub ratelimit_enabled: bool,
     /// `RATELIMIT_MULTIPLIER` (>= 1).
@@ -181,6 +211,30 @@ impl Reader<'_> {
             return Err(invalid(name, format!("must be between {min} and {max}")));
         }
         Ok(value)
+    }
+
+    /// A duration in seconds (fractions allowed), within `min..=max` seconds.
+    fn seconds(
+        &self,
+        name: &'static str,
+        default: f64,
+        min: f64,
+        max: f64,
+    ) -> Result<Duration, ConfigError> {
+        let value = match self.raw(name) {
+            None => default,
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| invalid(name, "expected a number of seconds"))?,
+        };
+        if !(min..=max).contains(&value) {
+            return Err(invalid(
+                name,
+                format!("must be between {min} and {max} seconds"),
+            ));
+        }
+        Ok(Duration::from_secs_f64(value))
     }
 
     fn list(&self, name: &'static str, default: &[&str]) -> Result<Vec<String>, ConfigError> {
@@ -278,8 +332,27 @@ impl Config {
         let demo_mode = r.bool("DEMO_MODE", false)?;
         let (first_superuser_email, first_superuser_password) =
             bootstrap_credentials(&r, production, demo_mode)?;
+        if production && email_backend == EmailBackend::Console {
+            // The console backend writes live password-reset links to the log.
+            return Err(invalid(
+                "EMAIL_BACKEND",
+                "console writes reset links to the log; use smtp in production",
+            ));
+        }
 
         let pool_timeout: u64 = first_of(&r, "DB_POOL_TIMEOUT", "db_pool_timeout", 30, 1, 3600)?;
+        let pool_recycle: u64 =
+            first_of(&r, "DB_POOL_RECYCLE", "db_pool_recycle", 3600, 1, 604_800)?;
+        let server = ServerLimits {
+            header_read_timeout: r.seconds("HTTP_HEADER_READ_TIMEOUT", 10.0, 0.1, 3600.0)?,
+            body_read_timeout: r.seconds("HTTP_BODY_READ_TIMEOUT", 30.0, 0.1, 3600.0)?,
+            write_timeout: r.seconds("HTTP_WRITE_TIMEOUT", 30.0, 0.1, 3600.0)?,
+            idle_timeout: r.seconds("HTTP_IDLE_TIMEOUT", 75.0, 0.1, 86_400.0)?,
+            max_connections: r.int("MAX_CONNECTIONS", 4096, 1, 1_000_000)?,
+            max_connections_per_ip: r.int("MAX_CONNECTIONS_PER_IP", 256, 0, 1_000_000)?,
+            http2_max_streams: r.int("HTTP2_MAX_CONCURRENT_STREAMS", 100, 1, 10_000)?,
+            shutdown_grace: r.seconds("SHUTDOWN_GRACE_SECONDS", 30.0, 0.0, 3600.0)?,
+        };
         Ok(Self {
             project_name: r.string("PROJECT_NAME", "identityd"),
             version: r.string("VERSION", "1.0.0"),
@@ -298,6 +371,7 @@ impl Config {
             db_pool_size: first_of(&r, "DB_POOL_SIZE", "db_pool_size", 20, 1, 1000)?,
             db_max_overflow: first_of(&r, "DB_MAX_OVERFLOW", "db_max_overflow", 50, 0, 1000)?,
             db_pool_timeout: Duration::from_secs(pool_timeout),
+            db_pool_recycle: Duration::from_secs(pool_recycle),
             secret_key: SecretString::from(secret),
             algorithm,
             access_token_expire_minutes: r.int("ACCESS_TOKEN_EXPIRE_MINUTES", 15, 1, 1440)?,
@@ -312,6 +386,7 @@ impl Config {
             cors_origins: r.list("BACKEND_CORS_ORIGINS", &["http://localhost:3000"])?,
             trusted_proxies,
             max_request_body_bytes: r.int("MAX_REQUEST_BODY_BYTES", 10_485_760, 1024, 1 << 30)?,
+            server,
             ratelimit_enabled: r.bool("RATELIMIT_ENABLED", true)?,
             ratelimit_multiplier: r.int("RATELIMIT_MULTIPLIER", 1, 1, 1_000_000)?,
             redis: r
@@ -347,10 +422,6 @@ impl Config {
                 "FIRST_SUPERUSER_EMAIL/PASSWORD not set: bootstrap superuser is \
                  {DEFAULT_SUPERUSER_EMAIL} with the documented default password"
             ));
-        }
-        if self.is_production() && self.email_backend == EmailBackend::Console {
-            warnings
-                .push("EMAIL_BACKEND=console in production: emails are not delivered".to_owned());
         }
         warnings
     }
@@ -494,6 +565,10 @@ mod tests {
         let mut good = strong.to_vec();
         good.push(("FIRST_SUPERUSER_EMAIL", "root@corp.test"));
         good.push(("FIRST_SUPERUSER_PASSWORD", "Corr3ct-Horse-Battery!"));
+        // The console mailer would log live reset links.
+        assert_eq!(config(&good).unwrap_err().variable, "EMAIL_BACKEND");
+        good.push(("EMAIL_BACKEND", "smtp"));
+        good.push(("SMTP_HOST", "mail.corp.test"));
         assert!(config(&good).is_ok());
     }
 
@@ -541,8 +616,22 @@ mod tests {
             c.database_url,
             DatabaseUrl::Postgres("postgres://postgres:postgres@db:5432/app".into())
         );
-        let c = config(&[("db_pool_size", "7"), ("RATELIMIT_ENABLED", "off")]).unwrap();
+        let c = config(&[
+            ("db_pool_size", "7"),
+            ("db_pool_recycle", "60"),
+            ("RATELIMIT_ENABLED", "off"),
+            ("HTTP_IDLE_TIMEOUT", "0.5"),
+        ])
+        .unwrap();
         assert_eq!(c.db_pool_size, 7);
+        assert_eq!(c.db_pool_recycle, Duration::from_secs(60));
+        assert_eq!(c.server.idle_timeout, Duration::from_millis(500));
+        assert_eq!(
+            config(&[("HTTP_BODY_READ_TIMEOUT", "0")])
+                .unwrap_err()
+                .variable,
+            "HTTP_BODY_READ_TIMEOUT"
+        );
         assert!(!c.ratelimit_enabled);
     }
 }

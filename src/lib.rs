@@ -4,6 +4,7 @@
 //! Map of the crate (dependencies flow downwards only):
 //!
 //! - [`app`]: start-up (migrate, bootstrap) and serving on one listener.
+//! - [`server`]: the listener: connection caps, timeouts, draining.
 //! - [`http`]: cross-cutting layers, dispatch, health, the REST transcoder.
 //! - [`grpc`]: tonic services, the authentication layer, proto conversions.
 //! - [`service`]: use cases shared by every transport.
@@ -25,5 +26,6 @@ pub mod grpc;
 pub mod http;
 pub mod mail;
 pub mod redis_ping;
+pub mod server;
 pub mod service;
 pub mod state;

@@ -42,6 +42,7 @@ impl AppState {
             crate::db::PoolOptions {
                 max_size: config.db_pool_size + config.db_max_overflow,
                 wait_timeout: config.db_pool_timeout,
+                max_lifetime: config.db_pool_recycle,
             },
         )?;
         Ok(Self {

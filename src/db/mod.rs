@@ -16,7 +16,7 @@ pub mod users;
 use std::path::Path;
 use std::time::Duration;
 
-use deadpool::managed::{Object, Timeouts};
+use deadpool::managed::{Hook, HookError, Object, Timeouts};
 use diesel::ConnectionError;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
@@ -71,6 +71,20 @@ pub struct PoolOptions {
     pub max_size: usize,
     /// How long a request waits for a connection before 503.
     pub wait_timeout: Duration,
+    /// Connections older than this are closed instead of reused
+    /// (`DB_POOL_RECYCLE`), so server-side state and memory do not pile up.
+    pub max_lifetime: Duration,
+}
+
+/// The hook that retires connections older than `max_lifetime`.
+fn retire_after<M: deadpool::managed::Manager>(max_lifetime: Duration) -> Hook<M> {
+    Hook::sync_fn(move |_, metrics| {
+        if metrics.age() > max_lifetime {
+            Err(HookError::message("connection reached DB_POOL_RECYCLE"))
+        } else {
+            Ok(())
+        }
+    })
 }
 
 /// Errors of the storage layer. Service code maps them to domain errors.
@@ -162,6 +176,7 @@ impl Pool {
                     DeadPool::builder(manager)
                         .max_size(options.max_size)
                         .timeouts(timeouts)
+                        .pre_recycle(retire_after(options.max_lifetime))
                         .runtime(deadpool::Runtime::Tokio1)
                         .build()?,
                 )
@@ -200,6 +215,7 @@ impl Pool {
                     DeadPool::builder(manager)
                         .max_size(options.max_size)
                         .timeouts(timeouts)
+                        .pre_recycle(retire_after(options.max_lifetime))
                         .runtime(deadpool::Runtime::Tokio1)
                         .build()?,
                 )

@@ -98,15 +98,24 @@ fn parse_ip(raw: &str) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
-/// Rate-limit key of a client IP (§1.11): IPv4 whole, IPv6 its /64 prefix (e.g. `2001:db8:1:2::/64`).
-pub fn rate_limit_key(ip: IpAddr) -> String {
+/// The network a client IP stands for: IPv4 whole, IPv6 its /64 prefix (one
+/// subscriber usually holds a whole /64).
+pub fn client_network(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
-        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => {
             let mut segments = v6.segments();
             segments[4..].fill(0);
-            format!("{}/64", Ipv6Addr::from(segments))
+            IpAddr::V6(Ipv6Addr::from(segments))
         }
+    }
+}
+
+/// Rate-limit key of a client IP (§1.11): IPv4 whole, IPv6 its /64 prefix (e.g. `2001:db8:1:2::/64`).
+pub fn rate_limit_key(ip: IpAddr) -> String {
+    match client_network(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("{v6}/64"),
     }
 }
 

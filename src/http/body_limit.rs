@@ -51,11 +51,31 @@ pub fn too_large(limit: usize) -> Response {
     )
 }
 
-/// Whether a body read failed because the limit was hit.
-pub fn is_limit_error(err: &(dyn std::error::Error + 'static)) -> bool {
+/// The answer to a body that could not be read: 413 past the limit; 400
+/// when it did not arrive within the body timeout (and the connection is
+/// closed, its framing being unknown) or broke off.
+pub fn unreadable(err: &(dyn std::error::Error + 'static), limit: usize) -> Response {
+    if caused_by::<http_body_util::LengthLimitError>(err) {
+        return too_large(limit);
+    }
+    if caused_by::<crate::server::BodyTimedOut>(err) {
+        let mut response = envelope::error(
+            Code::InvalidInput,
+            "Request body was not received in time",
+            None,
+        );
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+        return response;
+    }
+    envelope::error(Code::InvalidInput, "Request body could not be parsed", None)
+}
+
+fn caused_by<E: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
-        if e.is::<http_body_util::LengthLimitError>() {
+        if e.is::<E>() {
             return true;
         }
         current = e.source();

@@ -92,5 +92,4 @@ fn decorate(headers: &mut HeaderMap, origin: HeaderValue) {
         header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
         HeaderValue::from_static("true"),
     );
-    headers.append(header::VARY, HeaderValue::from_static("Origin"));
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::{HeaderName, HeaderValue, header};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 use tracing::Instrument as _;
 
 use crate::config::Config;
@@ -38,6 +38,48 @@ impl Settings {
             || path
                 .strip_prefix(&self.api_prefix)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+}
+
+/// The security headers of every response (contract section 1.13); `html`
+/// selects the page CSP. `Referrer-Policy` is kept when a page set its own.
+pub fn secure(headers: &mut HeaderMap, hsts: bool, html: bool) {
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_XSS_PROTECTION, HeaderValue::from_static("0"));
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("strict-origin-when-cross-origin"));
+    headers.insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("geolocation=(), microphone=(), camera=()"),
+    );
+    if hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(if html { HTML_CSP } else { API_CSP }),
+    );
+}
+
+/// Adds `Origin` to `Vary`: whether CORS headers appear depends on it, on
+/// every route, so no cache may reuse an answer across origins.
+fn vary_on_origin(headers: &mut HeaderMap) {
+    let present = headers.get_all(header::VARY).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("origin"))
+        })
+    });
+    if !present {
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
     }
 }
 
@@ -75,33 +117,12 @@ pub async fn decorate(
 
     let headers = response.headers_mut();
     headers.insert(X_REQUEST_ID, request_id);
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_XSS_PROTECTION, HeaderValue::from_static("0"));
-    headers
-        .entry(header::REFERRER_POLICY)
-        .or_insert(HeaderValue::from_static("strict-origin-when-cross-origin"));
-    headers.insert(
-        HeaderName::from_static("permissions-policy"),
-        HeaderValue::from_static("geolocation=(), microphone=(), camera=()"),
-    );
-    if settings.hsts {
-        headers.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
-    }
     let html = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(if html { HTML_CSP } else { API_CSP }),
-    );
+    secure(headers, settings.hsts, html);
+    vary_on_origin(headers);
     if settings.no_store(&path) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

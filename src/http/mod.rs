@@ -13,6 +13,7 @@ mod body_limit;
 mod cors;
 pub mod envelope;
 mod headers;
+pub use headers::secure as secure_headers;
 mod pages;
 pub mod transcode;
 

@@ -115,14 +115,7 @@ impl Transcoder {
         }
         let body = match body_limit::cap(body, limit).collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(err) if body_limit::is_limit_error(&err) => return body_limit::too_large(limit),
-            Err(_) => {
-                return envelope::error(
-                    Code::InvalidInput,
-                    "Request body could not be parsed",
-                    None,
-                );
-            }
+            Err(err) => return body_limit::unreadable(&err, limit),
         };
         let content_type = parts
             .headers
