@@ -381,6 +381,16 @@ pub enum Error {
     /// Request validation failed.
     #[error("Validation error")]
     Validation(Vec<FieldViolation>),
+    /// The request body is over the route's limit (VAL_007).
+    #[error("Request body too large. Maximum size is {}", size_text(*.limit))]
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The request body cannot be read or is not one well-formed message
+    /// (VAL_006); the text says why.
+    #[error("{0}")]
+    BodyUnreadable(&'static str),
     /// The database cannot be reached or no connection is free.
     #[error("Service temporarily unavailable")]
     Unavailable(#[source] DbError),
@@ -416,6 +426,8 @@ impl Error {
             Self::ResetTokenInvalid => Code::InvalidInput,
             Self::NotYourSession => Code::InsufficientPermissions,
             Self::Validation(_) => Code::Validation,
+            Self::BodyTooLarge { .. } => Code::PayloadTooLarge,
+            Self::BodyUnreadable(_) => Code::InvalidInput,
             Self::Unavailable(_) => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
@@ -455,6 +467,20 @@ impl Error {
     /// Wraps an unexpected failure.
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         Self::Internal(err.into())
+    }
+}
+
+/// A byte count as the 413 message states it: whole MiB as `10MB`, whole
+/// KiB as `64KB`, anything else in bytes.
+fn size_text(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * KIB;
+    if bytes.is_multiple_of(MIB) {
+        format!("{}MB", bytes / MIB)
+    } else if bytes.is_multiple_of(KIB) {
+        format!("{}KB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 

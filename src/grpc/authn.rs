@@ -32,49 +32,96 @@ pub enum AccessLevel {
     Superuser,
 }
 
-/// The access level of a method.
-fn method_access(method: &prost_reflect::MethodDescriptor) -> AccessLevel {
-    let flag = |name: &str| {
-        method
-            .parent_pool()
-            .get_extension_by_name(name)
-            .is_some_and(|ext| method.options().get_extension(&ext).as_bool() == Some(true))
-    };
-    if flag("identity.v1.requires_superuser") {
-        AccessLevel::Superuser
-    } else if flag("identity.v1.requires_user") {
-        AccessLevel::User
-    } else {
-        AccessLevel::Public
+/// Largest request body of a method without `(identity.v1.max_body_bytes)`.
+pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
+
+/// What the proto options of one method demand.
+#[derive(Debug, Clone, Copy)]
+struct MethodRules {
+    level: AccessLevel,
+    max_body: usize,
+}
+
+impl MethodRules {
+    fn of(method: &prost_reflect::MethodDescriptor) -> Self {
+        let option = |name: &str| {
+            let ext = method.parent_pool().get_extension_by_name(name)?;
+            let options = method.options();
+            options
+                .has_extension(&ext)
+                .then(|| options.get_extension(&ext).into_owned())
+        };
+        let flag = |name: &str| option(name).and_then(|v| v.as_bool()) == Some(true);
+        let level = if flag("identity.v1.requires_superuser") {
+            AccessLevel::Superuser
+        } else if flag("identity.v1.requires_user") {
+            AccessLevel::User
+        } else {
+            AccessLevel::Public
+        };
+        let max_body = option("identity.v1.max_body_bytes")
+            .and_then(|v| v.as_u32())
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(DEFAULT_MAX_BODY);
+        Self { level, max_body }
     }
 }
 
-/// The access level of every served method, by gRPC path.
+/// The access level and body limit of every served method, by gRPC path,
+/// read once from the proto options.
 #[derive(Debug, Clone, Default)]
-pub struct AccessPolicy(Arc<HashMap<String, AccessLevel>>);
+pub struct MethodPolicy {
+    methods: Arc<HashMap<String, MethodRules>>,
+    /// `MAX_REQUEST_BODY_BYTES`: no method accepts more.
+    ceiling: usize,
+}
 
-impl AccessPolicy {
-    /// Reads the options of every method of `descriptor_set`.
-    pub fn from_descriptor_set(descriptor_set: &[u8]) -> anyhow::Result<Self> {
+impl MethodPolicy {
+    /// Reads the options of every method of `descriptor_set`; no body limit
+    /// exceeds `ceiling`.
+    pub fn from_descriptor_set(descriptor_set: &[u8], ceiling: usize) -> anyhow::Result<Self> {
         let pool = prost_reflect::DescriptorPool::decode(descriptor_set)?;
-        let levels = pool
+        let methods = pool
             .services()
             .flat_map(|s| s.methods().collect::<Vec<_>>())
             .map(|m| {
                 (
                     format!("/{}/{}", m.parent_service().full_name(), m.name()),
-                    method_access(&m),
+                    MethodRules::of(&m),
                 )
             })
             .collect();
-        Ok(Self(Arc::new(levels)))
+        Ok(Self {
+            methods: Arc::new(methods),
+            ceiling,
+        })
     }
 
     /// The access level of the method at a gRPC path (`Public` when unknown).
     pub fn level(&self, path: &str) -> AccessLevel {
-        self.0.get(path).copied().unwrap_or(AccessLevel::Public)
+        self.methods
+            .get(path)
+            .map_or(AccessLevel::Public, |r| r.level)
+    }
+
+    /// The largest request body of the method at a gRPC path. Paths that are
+    /// not identity methods (health, reflection streams) get the ceiling.
+    pub fn body_limit(&self, path: &str) -> usize {
+        self.methods
+            .get(path)
+            .map_or(self.ceiling, |r| r.max_body.min(self.ceiling))
+    }
+
+    /// Whether the path is one of our (unary) identity methods.
+    fn is_identity_method(&self, path: &str) -> bool {
+        self.methods.contains_key(path)
     }
 }
+
+/// Marks a request the REST transcoder built and already admitted: its
+/// body is one well-formed frame and its caller was checked.
+#[derive(Debug, Clone, Copy)]
+pub struct InProcess;
 
 /// Validates the bearer token of `headers` (if any) and applies `level`:
 /// steps 5 and 6 of the contract's order of checks. `Ok(None)`: anonymous
@@ -100,21 +147,29 @@ pub async fn admit(
     }
 }
 
-/// Middleware: authenticates and applies the method's access level, unless
-/// the REST transcoder already did for this request.
+/// Middleware: authenticates and applies the method's access level, then
+/// reads the one request message of a unary identity method within its body
+/// limit and checks its framing, unless the REST transcoder already did.
 pub async fn authenticate(
-    State((state, policy)): State<(AppState, AccessPolicy)>,
+    State((state, policy)): State<(AppState, MethodPolicy)>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    if request.extensions().get::<Authentication>().is_none() {
-        let level = policy.level(request.uri().path());
-        match admit(&state, request.headers(), level).await {
+    if request.extensions().get::<InProcess>().is_none() {
+        let path = request.uri().path().to_owned();
+        match admit(&state, request.headers(), policy.level(&path)).await {
             Err(err) => return tonic::Status::from(err).into_http(),
             Ok(Some(authentication)) => {
                 request.extensions_mut().insert(authentication);
             }
             Ok(None) => {}
+        }
+        if policy.is_identity_method(&path) {
+            let (parts, body) = request.into_parts();
+            match super::framing::read_unary(body, policy.body_limit(&path)).await {
+                Ok(message) => request = Request::from_parts(parts, message),
+                Err(err) => return tonic::Status::from(err).into_http(),
+            }
         }
     }
     undecodable_is_invalid_argument(next.run(request).await)

@@ -6,6 +6,7 @@ mod admin_service;
 mod auth_service;
 pub mod authn;
 pub mod convert;
+mod framing;
 pub mod input;
 mod organization_service;
 mod session_service;

@@ -36,19 +36,10 @@ pub fn cap(body: Body, limit: usize) -> Body {
     Body::new(Limited::new(body, limit))
 }
 
-/// The 413 answer; the message states the limit in MB when it is whole.
+/// The 413 answer, stating the limit.
 pub fn too_large(limit: usize) -> Response {
-    const MIB: usize = 1024 * 1024;
-    let size = if limit.is_multiple_of(MIB) {
-        format!("{}MB", limit / MIB)
-    } else {
-        format!("{limit} bytes")
-    };
-    envelope::error(
-        Code::PayloadTooLarge,
-        &format!("Request body too large. Maximum size is {size}"),
-        None,
-    )
+    let err = crate::error::Error::BodyTooLarge { limit };
+    envelope::error(err.code(), &err.to_string(), None)
 }
 
 /// The answer to a body that could not be read: 413 past the limit; 400

@@ -37,12 +37,16 @@ struct Dispatch {
     state: AppState,
     grpc: Router,
     transcoder: transcode::Transcoder,
+    policy: grpc::authn::MethodPolicy,
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> anyhow::Result<Router> {
     let routes = grpc::infrastructure(grpc::services(&state))?;
-    let policy = grpc::authn::AccessPolicy::from_descriptor_set(grpc::pb::FILE_DESCRIPTOR_SET)?;
+    let policy = grpc::authn::MethodPolicy::from_descriptor_set(
+        grpc::pb::FILE_DESCRIPTOR_SET,
+        state.config.max_request_body_bytes,
+    )?;
     let grpc_router = routes
         .prepare()
         .into_axum_router()
@@ -55,13 +59,14 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         grpc::pb::FILE_DESCRIPTOR_SET,
         &state.config.api_prefix,
         state.clone(),
-        policy,
+        policy.clone(),
         grpc_router.clone(),
     )?;
     let dispatch = Arc::new(Dispatch {
         state: state.clone(),
         grpc: grpc_router,
         transcoder,
+        policy,
     });
     let settings = Arc::new(headers::Settings::new(&state.config));
     let cors = Arc::new(cors::Cors::new(&state.config.cors_origins));
@@ -81,10 +86,10 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
 
 async fn dispatch_request(State(app): State<Arc<Dispatch>>, request: Request) -> Response {
     if is_grpc(request.headers()) {
-        let limit = app.state.config.max_request_body_bytes;
-        if let Some(refusal) = body_limit::check_declared(request.headers(), limit) {
-            return refusal;
-        }
+        // The limit bounds the message; its frame adds five bytes. Unary
+        // identity methods also check framing and size after authentication
+        // (`grpc::framing`), answering with gRPC statuses.
+        let limit = app.policy.body_limit(request.uri().path()) + 5;
         let request = request.map(|body| body_limit::cap(body, limit));
         return match app.grpc.clone().oneshot(request).await {
             Ok(response) => response,

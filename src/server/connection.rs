@@ -16,14 +16,14 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
-use http_body::{Frame, SizeHint};
+use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -195,14 +195,27 @@ impl Task {
             hyper::service::service_fn(move |request: http::Request<Incoming>| {
                 let in_flight = activity.request_started();
                 let deadline = Instant::now() + body_timeout;
-                let mut request = request.map(|body| Body::new(DeadlineBody::new(body, deadline)));
+                let http1 = request.version() < http::Version::HTTP_2;
+                let (parts, body) = request.into_parts();
+                let body = DeadlineBody::new(body, deadline);
+                let consumed = body.consumed.clone();
+                let mut request = http::Request::from_parts(parts, Body::new(body));
                 request.extensions_mut().insert(ConnectInfo(peer));
                 let call = router.clone().oneshot(request);
                 async move {
-                    let response = match call.await {
+                    let mut response = match call.await {
                         Ok(response) => response,
                         Err(never) => match never {},
                     };
+                    // A body refused unread (413, 401 before reading) leaves
+                    // bytes on the connection: it cannot carry another
+                    // request, and the client must not try.
+                    if http1 && !consumed.load(Ordering::Acquire) {
+                        response.headers_mut().insert(
+                            http::header::CONNECTION,
+                            http::HeaderValue::from_static("close"),
+                        );
+                    }
                     Ok::<_, std::convert::Infallible>(response.map(|body| {
                         Body::new(TrackedBody {
                             body,
@@ -268,19 +281,23 @@ impl Task {
     }
 }
 
-/// A request body that fails once its deadline has passed.
+/// A request body that fails once its deadline has passed, and tells
+/// whether it was read to its end.
 struct DeadlineBody {
     body: Incoming,
     deadline: Instant,
     timer: Option<Pin<Box<Sleep>>>,
+    consumed: Arc<AtomicBool>,
 }
 
 impl DeadlineBody {
     fn new(body: Incoming, deadline: Instant) -> Self {
+        let consumed = Arc::new(AtomicBool::new(body.is_end_stream()));
         Self {
             body,
             deadline,
             timer: None,
+            consumed,
         }
     }
 }
@@ -295,6 +312,9 @@ impl http_body::Body for DeadlineBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
         if let Poll::Ready(frame) = Pin::new(&mut this.body).poll_frame(cx) {
+            if frame.is_none() || this.body.is_end_stream() {
+                this.consumed.store(true, Ordering::Release);
+            }
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
         // Allocated only for bodies that make a reader wait.
@@ -354,7 +374,17 @@ struct WatchedIo {
     head_of: u64,
     /// Our answer, written in place of hyper's; and how much is written.
     replacement: Option<(Vec<u8>, usize)>,
+    /// Set once the write side is shut: until when, and how many more
+    /// bytes, to discard what the client still sends.
+    linger: Option<(Pin<Box<Sleep>>, usize)>,
 }
+
+/// After the answer, a closing connection reads and discards what the client
+/// is still sending (the rest of a body refused early) for at most this
+/// long and this many bytes: closing with unread bytes would make the kernel
+/// reset the connection, and the client would lose the answer.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 16 * 1024 * 1024;
 
 impl WatchedIo {
     fn new(stream: TcpStream, activity: Arc<Activity>, hsts: bool) -> Self {
@@ -365,6 +395,7 @@ impl WatchedIo {
             head: Vec::new(),
             head_of: 0,
             replacement: None,
+            linger: None,
         }
     }
 
@@ -452,6 +483,27 @@ impl AsyncWrite for WatchedIo {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_replacement(cx))?;
-        Pin::new(&mut this.stream).poll_shutdown(cx)
+        if this.linger.is_none() {
+            ready!(Pin::new(&mut this.stream).poll_shutdown(cx))?;
+            this.linger = Some((Box::pin(tokio::time::sleep(LINGER)), LINGER_BYTES));
+        }
+        let Some((timer, left)) = &mut this.linger else {
+            return Poll::Ready(Ok(()));
+        };
+        let mut scratch = [0u8; 8192];
+        loop {
+            if timer.as_mut().poll(cx).is_ready() || *left == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.stream).poll_read(cx, &mut buf) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                    *left = left.saturating_sub(buf.filled().len());
+                }
+                // End of stream or an error: nothing more to wait for.
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+            }
+        }
     }
 }

@@ -17,6 +17,7 @@ mod connections;
 mod grpc_coverage;
 mod grpc_web;
 mod hostile;
+mod limits;
 mod organizations;
 mod password_reset;
 mod schema;

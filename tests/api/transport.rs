@@ -146,7 +146,7 @@ async fn oversized_bodies_are_413_declared_or_streamed() {
     let item = declared.error(413, "VAL_007");
     assert_eq!(
         item["message"],
-        "Request body too large. Maximum size is 65536 bytes"
+        "Request body too large. Maximum size is 64KB"
     );
     assert_security_headers(&declared);
 
@@ -163,19 +163,39 @@ async fn oversized_bodies_are_413_declared_or_streamed() {
         .await;
     streamed.error(413, "VAL_007");
 
+    // Routes declare their own limits: small by default, larger where the
+    // proto says so, never above MAX_REQUEST_BODY_BYTES.
     let default = TestApp::builder(Db::Sqlite).spawn().await.unwrap();
-    let declared = default
+    for (method, path, limit) in [
+        ("POST", "/api/v1/auth/register", "64KB"),
+        ("PATCH", "/api/v1/users/me", "256KB"),
+    ] {
+        let declared = default
+            .send(
+                default
+                    .http
+                    .request(method.parse().unwrap(), default.url(path))
+                    .header("content-type", "application/json")
+                    .body(vec![b' '; 10 * 1024 * 1024 + 1]),
+            )
+            .await;
+        assert_eq!(
+            declared.error(413, "VAL_007")["message"],
+            format!("Request body too large. Maximum size is {limit}")
+        );
+        assert_eq!(declared.header("connection"), Some("close"));
+    }
+    let capped = app
         .send(
-            default
-                .http
-                .post(default.url("/api/v1/auth/register"))
+            app.http
+                .patch(app.url("/api/v1/users/me"))
                 .header("content-type", "application/json")
-                .body(vec![b' '; 10 * 1024 * 1024 + 1]),
+                .body(vec![b' '; 70_000]),
         )
         .await;
     assert_eq!(
-        declared.error(413, "VAL_007")["message"],
-        "Request body too large. Maximum size is 10MB"
+        capped.error(413, "VAL_007")["message"],
+        "Request body too large. Maximum size is 64KB"
     );
 }
 
@@ -450,12 +470,21 @@ db_test!(review_regressions_answer_4xx_in_contract_order, |app| {
         )
         .await;
     assert!(huge.status == 404 || huge.status == 400, "{}", huge.status);
-    // A body bigger than tonic's default 4 MiB but under the limit: 422, not 500.
+    // Past the route's limit: 413, never 500; under it, an over-long field
+    // is a 422 on that field.
     let big = app
         .post(
             "/api/v1/auth/register",
             json!({"email": "big@example.com", "password": "Correct-Horse-42!",
             "first_name": "x".repeat(5 * 1024 * 1024)}),
+        )
+        .await;
+    big.error(413, "VAL_007");
+    let big = app
+        .post(
+            "/api/v1/auth/register",
+            json!({"email": "big@example.com", "password": "Correct-Horse-42!",
+            "first_name": "x".repeat(60 * 1024)}),
         )
         .await;
     assert_eq!(big.error(422, "VAL_001")["field"], "first_name");

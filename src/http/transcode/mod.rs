@@ -41,7 +41,7 @@ pub struct Transcoder {
     table: RouteTable,
     grpc: Router,
     state: AppState,
-    policy: authn::AccessPolicy,
+    policy: authn::MethodPolicy,
 }
 
 impl Transcoder {
@@ -51,7 +51,7 @@ impl Transcoder {
         descriptor_set: &[u8],
         api_prefix: &str,
         state: AppState,
-        policy: authn::AccessPolicy,
+        policy: authn::MethodPolicy,
         grpc: Router,
     ) -> anyhow::Result<Self> {
         let pool = DescriptorPool::decode(descriptor_set)?;
@@ -96,7 +96,7 @@ impl Transcoder {
         let (mut parts, body) = request.into_parts();
         // The contract's order: declared size (3), authentication and role
         // (5, 6), then reading and validating the body (7).
-        let limit = self.state.config.max_request_body_bytes;
+        let limit = self.policy.body_limit(&route.grpc_path);
         if let Some(refusal) = body_limit::check_declared(&parts.headers, limit) {
             return refusal;
         }
@@ -162,6 +162,7 @@ impl Transcoder {
             }
         }
         *grpc_request.extensions_mut() = parts.extensions;
+        grpc_request.extensions_mut().insert(authn::InProcess);
 
         let response = match self.grpc.clone().oneshot(grpc_request).await {
             Ok(response) => response,

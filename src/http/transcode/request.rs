@@ -246,10 +246,14 @@ fn parse_form_body(
                         .then(|| v.trim().trim_matches('"'))
                 })
             });
-            match boundary.and_then(|b| parse_multipart(b, body)) {
-                Some(pairs) => Ok(pairs),
+            match boundary.map(|b| parse_multipart(b, body)) {
+                Some(Ok(pairs)) => Ok(pairs),
+                Some(Err(problem)) => {
+                    errors.push(FieldError::body(problem));
+                    Ok(Vec::new())
+                }
                 None => {
-                    errors.push(FieldError::body("Malformed form data"));
+                    errors.push(FieldError::body(MALFORMED_FORM));
                     Ok(Vec::new())
                 }
             }
@@ -287,28 +291,37 @@ pub fn json_depth(bytes: &[u8]) -> usize {
     max
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
+const MALFORMED_FORM: &str = "Malformed form data";
+
+/// Longest multipart boundary (RFC 2046, section 5.1.1).
+const MAX_BOUNDARY: usize = 70;
 
 /// Minimal `multipart/form-data` reader: text parts only (parts with a
-/// `filename` are skipped); `None` when the body is not well formed.
-fn parse_multipart(boundary: &str, body: &[u8]) -> Option<Vec<(String, String)>> {
-    if boundary.is_empty() {
-        return None;
+/// `filename` are skipped). Linear in the body: each delimiter is searched
+/// once with `memmem`, from where the previous part ended.
+fn parse_multipart(boundary: &str, body: &[u8]) -> Result<Vec<(String, String)>, &'static str> {
+    if boundary.is_empty() || boundary.len() > MAX_BOUNDARY {
+        return Err("Multipart boundary must be 1 to 70 characters");
     }
+    read_parts(boundary, body).ok_or(MALFORMED_FORM)
+}
+
+fn read_parts(boundary: &str, body: &[u8]) -> Option<Vec<(String, String)>> {
+    use memchr::memmem;
     let delimiter = format!("--{boundary}");
-    let mut rest = &body[find(body, delimiter.as_bytes())? + delimiter.len()..];
+    let separator = format!("\r\n{delimiter}");
+    let next_part = memmem::Finder::new(separator.as_bytes());
+    let mut rest = &body[memmem::find(body, delimiter.as_bytes())? + delimiter.len()..];
     let mut pairs = Vec::new();
     loop {
         if rest.starts_with(b"--") {
             return Some(pairs);
         }
         rest = rest.strip_prefix(b"\r\n")?;
-        let end = find(rest, format!("\r\n{delimiter}").as_bytes())?;
+        let end = next_part.find(rest)?;
         let part = &rest[..end];
         rest = &rest[end + 2 + delimiter.len()..];
-        let header_end = find(part, b"\r\n\r\n")?;
+        let header_end = memmem::find(part, b"\r\n\r\n")?;
         let headers = std::str::from_utf8(&part[..header_end]).ok()?;
         let content = &part[header_end + 4..];
         let disposition = headers.split("\r\n").find_map(|line| {
@@ -777,6 +790,63 @@ mod tests {
         );
         let errors = invalid(decode_request(r, &[], None, ct, b"garbage"));
         assert_eq!(errors, vec![e(None, "Malformed form data")]);
+    }
+
+    #[test]
+    fn multipart_boundaries_are_bounded() {
+        let t = table();
+        let r = route(&t, "SubmitForm");
+        let long = "-".repeat(71);
+        let body =
+            format!("--{long}\r\ncontent-disposition: form-data; name=age\r\n\r\n1\r\n--{long}--");
+        let ct = format!("multipart/form-data; boundary={long}");
+        assert_eq!(
+            invalid(decode_request(r, &[], None, Some(&ct), body.as_bytes())),
+            vec![e(None, "Multipart boundary must be 1 to 70 characters")]
+        );
+        let ok_boundary = "-".repeat(70);
+        let body = body.replace(&long, &ok_boundary);
+        let ct = format!("multipart/form-data; boundary={ok_boundary}");
+        assert_eq!(
+            ok(decode_request(r, &[], None, Some(&ct), body.as_bytes()))["age"],
+            json!(1)
+        );
+    }
+
+    /// Parsing cost grows with the body, not with body x boundary: a body
+    /// made of near-miss delimiters costs about what plain text of the same
+    /// size costs (a ratio, so the machine's speed does not matter).
+    #[test]
+    fn hostile_multipart_costs_what_a_benign_one_costs() {
+        let boundary = "-".repeat(70);
+        let size = 4 * 1024 * 1024;
+        let near_miss = format!("\r\n--{}x", &boundary[1..]);
+        let body = |filler: &str| {
+            let mut body =
+                format!("--{boundary}\r\ncontent-disposition: form-data; name=username\r\n\r\n");
+            while body.len() < size {
+                body.push_str(filler);
+            }
+            body.push_str(&format!("\r\n--{boundary}--"));
+            body.into_bytes()
+        };
+        let hostile = body(&near_miss);
+        let benign = body(&"a".repeat(near_miss.len()));
+        let cost = |body: &[u8]| {
+            (0..5)
+                .map(|_| {
+                    let started = std::time::Instant::now();
+                    assert!(parse_multipart(&boundary, body).is_ok());
+                    started.elapsed()
+                })
+                .min()
+                .unwrap()
+        };
+        let (hostile, benign) = (cost(&hostile), cost(&benign));
+        assert!(
+            hostile < benign * 10 + std::time::Duration::from_millis(5),
+            "hostile {hostile:?} vs benign {benign:?}"
+        );
     }
 
     #[test]
