@@ -93,8 +93,10 @@ pub async fn login(
     password: SecretString,
     device: DeviceInfo,
 ) -> Result<TokenPair, Error> {
-    let mut conn = connection(state).await?;
-    let user = users::find_user_by_email(&mut conn, email)
+    // The connection goes back to the pool before the (slow, queued)
+    // verification, so a login flood cannot starve other requests of
+    // connections; `open_session` re-checks the user under a row lock.
+    let user = users::find_user_by_email(&mut connection(state).await?, email)
         .await?
         .filter(|u| u.deleted_at.is_none());
     // Demo passwords only work in demo mode; outside it they fail like any
@@ -113,7 +115,7 @@ pub async fn login(
     if !user.is_active {
         return Err(Error::UserInactive);
     }
-    open_session(state, &mut conn, user, device).await
+    open_session(state, &mut connection(state).await?, user, device).await
 }
 
 async fn open_session(

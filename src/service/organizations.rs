@@ -98,6 +98,20 @@ fn require_manager(access: &Access) -> Result<(), Error> {
     }
 }
 
+/// The caller's role read again under the organization's row lock: checks
+/// made before the lock may be stale (a demotion committed in between), so
+/// every membership write decides on this one.
+async fn locked_role(conn: &mut DbConn, caller: &Principal, org_id: Id) -> Result<Role, Error> {
+    if caller.user.is_superuser {
+        return Ok(Role::Owner);
+    }
+    organizations::find_membership(conn, org_id, caller.user.id)
+        .await?
+        .filter(|m| m.is_active)
+        .and_then(|m| Role::parse(&m.role))
+        .ok_or(Error::forbidden(NOT_A_MEMBER))
+}
+
 /// The caller's organizations (memberships in state `is_active`), by name.
 pub async fn list_my_organizations(
     state: &AppState,
@@ -265,6 +279,13 @@ pub async fn add_member(
             // Serialised per organization: of two concurrent adds, the
             // second sees the first's membership and answers 409.
             organizations::lock_org(c, id).await?;
+            let caller_role = locked_role(c, caller, id).await?;
+            if !caller_role.manages() {
+                return Err(Error::forbidden(NOT_A_MANAGER));
+            }
+            if role == Role::Owner && caller_role != Role::Owner {
+                return Err(Error::forbidden(OWNERS_ONLY));
+            }
             let existing = organizations::find_membership(c, id, user_id).await?;
             if existing.is_some_and(|m| m.is_active) {
                 return Err(Error::AlreadyMember { field });
@@ -317,10 +338,13 @@ pub async fn update_member(
     let access = access(&mut conn, caller, id).await?;
     require_manager(&access)?;
     let now = state.clock.now();
-    let caller_role = access.role;
     conn.transaction(|c| {
         async move {
             organizations::lock_org(c, id).await?;
+            let caller_role = locked_role(c, caller, id).await?;
+            if !caller_role.manages() {
+                return Err(Error::forbidden(NOT_A_MANAGER));
+            }
             let (_, current) = active_member(c, id, user_id).await?;
             if (current == Role::Owner || role == Role::Owner) && caller_role != Role::Owner {
                 return Err(Error::forbidden(OWNERS_ONLY));
@@ -355,10 +379,14 @@ pub async fn remove_member(
     if user_id != caller.user.id {
         require_manager(&access)?;
     }
-    let (now, caller_id, caller_role) = (state.clock.now(), caller.user.id, access.role);
+    let (now, caller_id) = (state.clock.now(), caller.user.id);
     conn.transaction(|c| {
         async move {
             organizations::lock_org(c, id).await?;
+            let caller_role = locked_role(c, caller, id).await?;
+            if user_id != caller_id && !caller_role.manages() {
+                return Err(Error::forbidden(NOT_A_MANAGER));
+            }
             let (_, current) = active_member(c, id, user_id).await?;
             if current == Role::Owner && user_id != caller_id && caller_role != Role::Owner {
                 return Err(Error::forbidden(OWNERS_ONLY));

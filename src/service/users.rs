@@ -186,10 +186,15 @@ pub async fn change_password(
     }
     let hash = state.passwords.hash(new).await.map_err(Error::internal)?;
     let (id, keep, now) = (caller.user.id, caller.session_id, state.clock.now());
+    let verified = caller.user.password_hash.as_deref();
     let mut conn = connection(state).await?;
     conn.transaction(|c| {
         async move {
-            users::set_password_hash(c, id, &hash, now).await?;
+            // Compare-and-swap on the hash just verified: a reset or another
+            // change that committed meanwhile wins, and this one is refused.
+            if !users::swap_password_hash(c, id, verified, &hash, now).await? {
+                return Err(Error::WrongCurrentPassword);
+            }
             sessions::end_user_sessions(c, id, Some(keep), now).await?;
             Ok(())
         }

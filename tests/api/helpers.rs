@@ -25,9 +25,32 @@ pub enum Db {
     Postgres,
 }
 
-/// Runs `body` on each backend: always SQLite, PostgreSQL when `PG_VAR` is set.
+/// Runs `body` on each backend: always SQLite, PostgreSQL when `PG_VAR` is
+/// set; optionally with extra settings (`env: [("KEY", "value")]`).
 #[macro_export]
 macro_rules! db_test {
+    ($name:ident, env: [$(($key:expr, $value:expr)),* $(,)?], |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports, reason = "not every test body uses every import of its module")]
+            use super::*;
+
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            fn env() -> Vec<(&'static str, &'static str)> {
+                vec![$(($key, $value)),*]
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::helpers::run_with($crate::helpers::Db::Sqlite, &env(), |app| Box::pin(run(app))).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::helpers::run_with($crate::helpers::Db::Postgres, &env(), |app| Box::pin(run(app))).await;
+            }
+        }
+    };
     ($name:ident, |$app:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports, reason = "not every test body uses every import of its module")]
@@ -53,7 +76,20 @@ pub async fn run_on(
     db: Db,
     body: impl FnOnce(TestApp) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 ) {
-    let Some(app) = TestApp::builder(db).spawn().await else {
+    run_with(db, &[], body).await;
+}
+
+/// Spawns an app on `db` with extra settings, runs `body`, cleans up.
+pub async fn run_with(
+    db: Db,
+    env: &[(&str, &str)],
+    body: impl FnOnce(TestApp) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) {
+    let mut builder = TestApp::builder(db);
+    for (key, value) in env {
+        builder = builder.env(key, value);
+    }
+    let Some(app) = builder.spawn().await else {
         eprintln!("skipped: set {PG_VAR} to run the PostgreSQL variant");
         return;
     };

@@ -13,6 +13,7 @@ mod helpers;
 mod admin;
 mod auth_grpc;
 mod auth_rest;
+mod concurrency;
 mod connections;
 mod grpc_coverage;
 mod grpc_web;
