@@ -238,6 +238,25 @@ pub struct FieldViolation {
     pub message: String,
 }
 
+/// Most problems one answer lists: gRPC carries them in a header, which
+/// clients refuse past a few kilobytes.
+pub const MAX_LISTED_VIOLATIONS: usize = 20;
+
+/// At most [`MAX_LISTED_VIOLATIONS`] problems; when some are left out, the
+/// last item says how many.
+pub fn listed(violations: &[FieldViolation]) -> Vec<FieldViolation> {
+    if violations.len() <= MAX_LISTED_VIOLATIONS {
+        return violations.to_vec();
+    }
+    let shown = MAX_LISTED_VIOLATIONS - 1;
+    let mut out = violations[..shown].to_vec();
+    out.push(FieldViolation {
+        field: None,
+        message: format!("{} more problems not listed", violations.len() - shown),
+    });
+    out
+}
+
 /// Collects validation problems so one answer lists all of them.
 #[derive(Debug, Default)]
 pub struct Violations(Vec<FieldViolation>);
@@ -516,7 +535,7 @@ impl From<Error> for tonic::Status {
         }
         let mut details = ErrorDetails::with_error_info(code.envelope(), ERROR_DOMAIN, metadata);
         if let Error::Validation(violations) = &err {
-            for v in violations {
+            for v in &listed(violations) {
                 details.add_bad_request_violation(v.field.clone().unwrap_or_default(), &v.message);
             }
         }

@@ -144,13 +144,18 @@ impl TokenKeys {
         validation.required_spec_claims.clear();
         let data = jsonwebtoken::decode::<RawClaims>(token, &self.decoding, &validation)
             .map_err(|_| Unverifiable)?;
+        // We never issue critical header extensions, so none is understood
+        // (RFC 7515, section 4.1.11: such a token must be refused).
+        if data.header.crit.is_some() {
+            return Err(Unverifiable);
+        }
         let claims = data.claims;
         if claims.aud.is_some() || claims.iat.as_f64().is_none() {
             return Err(Unverifiable);
         }
         let exp = claims.exp.as_f64().ok_or(Unverifiable)?;
-        let user_id = uuid::Uuid::parse_str(&claims.sub).map_err(|_| Unverifiable)?;
-        let session_id = uuid::Uuid::parse_str(&claims.sid).map_err(|_| Unverifiable)?;
+        let user_id = canonical_uuid(&claims.sub)?;
+        let session_id = canonical_uuid(&claims.sid)?;
         #[expect(
             clippy::cast_possible_truncation,
             reason = "exp is a Unix time in seconds"
@@ -163,6 +168,18 @@ impl TokenKeys {
             token_type: claims.token_type,
             exp,
         })
+    }
+}
+
+/// A UUID in the only form we write (lower-case, hyphenated): any other
+/// spelling of the same id is a token we did not issue.
+fn canonical_uuid(text: &str) -> Result<uuid::Uuid, Unverifiable> {
+    let id = uuid::Uuid::parse_str(text).map_err(|_| Unverifiable)?;
+    let mut buf = uuid::Uuid::encode_buffer();
+    if id.hyphenated().encode_lower(&mut buf) == text {
+        Ok(id)
+    } else {
+        Err(Unverifiable)
     }
 }
 
@@ -217,5 +234,33 @@ mod tests {
             Err(Unverifiable)
         );
         assert_eq!(keys().verify("not.a.jwt"), Err(Unverifiable));
+    }
+
+    #[test]
+    fn critical_headers_and_non_canonical_ids_are_unverifiable() {
+        let k = keys();
+        let claims = refresh(Id::new_random());
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(vec!["exp".to_owned()]);
+        let with_crit = jsonwebtoken::encode(&header, &claims, &k.encoding).unwrap();
+        assert_eq!(k.verify(&with_crit), Err(Unverifiable));
+        let sid = Id::new_random().to_string();
+        for spelling in [
+            sid.to_uppercase(),
+            sid.replace('-', ""),
+            format!("{{{sid}}}"),
+            format!("urn:uuid:{sid}"),
+        ] {
+            let mut claims = refresh(Id::new_random());
+            claims.sid = spelling.clone();
+            assert_eq!(
+                k.verify(&k.sign(&claims).unwrap()),
+                Err(Unverifiable),
+                "{spelling}"
+            );
+        }
+        let mut claims = refresh(Id::new_random());
+        claims.sid = sid;
+        assert!(k.verify(&k.sign(&claims).unwrap()).is_ok());
     }
 }

@@ -67,7 +67,7 @@ pub fn normalize_email(raw: &str) -> String {
 /// Whether the (already trimmed) address satisfies the §1.10.1 syntax.
 fn is_valid(address: &str) -> bool {
     let len = address.chars().count();
-    if !(MIN_LEN..=MAX_LEN).contains(&len) || address.contains('\0') {
+    if !(MIN_LEN..=MAX_LEN).contains(&len) || address.chars().any(is_invisible) {
         return false;
     }
     let mut parts = address.split('@');
@@ -75,6 +75,24 @@ fn is_valid(address: &str) -> bool {
         return false;
     };
     is_valid_local(local) && is_valid_domain(domain)
+}
+
+/// Characters that render as nothing, or as blank space, or reorder the
+/// text around them: controls, white space, Unicode's default-ignorable
+/// code points (zero-width characters, joiners, variation selectors, tags,
+/// Hangul fillers), bidirectional controls and other format characters, and
+/// the blank Braille pattern. An address holding one would look identical to
+/// another account's address (a lookalike), so none is accepted.
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || c.is_whitespace()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+            | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{0600}'..='\u{0605}' | '\u{06DD}' | '\u{070F}'
+            | '\u{0890}'..='\u{0891}' | '\u{08E2}' | '\u{110BD}' | '\u{110CD}' | '\u{13430}'..='\u{1345F}'
+            | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// RFC 5322 `atext` (ASCII part), plus `.` and any non-ASCII character.
@@ -115,6 +133,46 @@ fn is_valid_label(label: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn invisible_and_reordering_characters_are_refused() {
+        for c in [
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2060}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{00A0}',
+            '\u{3164}',
+            '\u{115F}',
+            '\u{FE0F}',
+            '\u{E0041}',
+            '\u{2800}',
+            '\u{180E}',
+            '\u{3000}',
+            '\u{0085}',
+        ] {
+            assert!(
+                rejected(&format!("ad{c}a@example.com")),
+                "{:04X} in the local part",
+                u32::from(c)
+            );
+            assert!(
+                rejected(&format!("ada@exa{c}mple.com")),
+                "{:04X} in the domain",
+                u32::from(c)
+            );
+        }
+        assert_eq!(
+            ok("josé.müller@bücher.example"),
+            "josé.müller@bücher.example"
+        );
+        assert_eq!(ok("用户@例子.广告"), "用户@例子.广告");
+    }
 
     #[test]
     fn the_normalised_form_must_fit_too() {

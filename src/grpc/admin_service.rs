@@ -105,9 +105,11 @@ fn bulk(req: pb::BulkActionRequest) -> Result<(BulkAction, Vec<crate::db::types:
     } else if req.user_ids.len() > 100 {
         v.add("user_ids", "List should have at most 100 items");
     }
+    // Too many ids are refused as a whole, not checked one by one.
     let ids: Vec<_> = req
         .user_ids
         .iter()
+        .take_while(|_| req.user_ids.len() <= 100)
         .enumerate()
         .filter_map(|(i, raw)| input::id(&mut v, &format!("user_ids.{i}"), raw))
         .collect();

@@ -23,7 +23,7 @@ pub fn error(code: Code, message: &str, field: Option<&str>) -> Response<Body> {
 
 /// An envelope answer with one item per problem.
 pub fn errors(code: Code, items: &[FieldViolation]) -> Response<Body> {
-    let items: Vec<_> = items
+    let items: Vec<_> = crate::error::listed(items)
         .iter()
         .map(|i| json!({"code": code.envelope(), "message": i.message, "field": i.field}))
         .collect();

@@ -223,3 +223,57 @@ db_test!(malformed_grpc_frames_get_precise_statuses, |app| {
     .await;
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
 });
+
+db_test!(long_violation_lists_are_capped, |app| {
+    let root = app.superuser().await;
+    let bad: Vec<String> = (0..100).map(|i| format!("not-a-uuid-{i}")).collect();
+    let answer = app
+        .post_auth(
+            "/api/v1/admin/users/bulk-action",
+            &root,
+            json!({"action": "delete", "user_ids": bad}),
+        )
+        .await;
+    assert_eq!(answer.status, 422);
+    let items = answer.body["errors"].as_array().unwrap();
+    assert_eq!(items.len(), 20);
+    assert_eq!(items[0]["field"], "user_ids.0");
+    assert_eq!(items[19]["message"], "81 more problems not listed");
+    assert_eq!(items[19]["field"], serde_json::Value::Null);
+
+    let mut admin = pb::admin_service_client::AdminServiceClient::new(app.grpc_channel().await);
+    let status = admin
+        .bulk_action(with_bearer(
+            pb::BulkActionRequest {
+                action: Some("delete".into()),
+                user_ids: (0..1000).map(|i| format!("{i:0>40}")).collect(),
+            },
+            &root,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    let violations = status
+        .get_error_details()
+        .bad_request()
+        .unwrap()
+        .field_violations
+        .clone();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].field, "user_ids");
+    let bad: Vec<String> = (0..100).map(|i| format!("{i:0>300}")).collect();
+    let status = admin
+        .bulk_action(with_bearer(
+            pb::BulkActionRequest {
+                action: None,
+                user_ids: bad,
+            },
+            &root,
+        ))
+        .await
+        .unwrap_err();
+    let details = status.get_error_details();
+    let violations = &details.bad_request().unwrap().field_violations;
+    assert_eq!(violations.len(), 20);
+    assert_eq!(violations[0].field, "action");
+});

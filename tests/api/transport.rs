@@ -572,3 +572,33 @@ async fn demo_mode_bootstraps_with_the_demo_password() {
         .unwrap();
     app.login("root@identityd.test", "Admin123!").await;
 }
+
+#[tokio::test]
+async fn every_answer_varies_on_origin() {
+    let app = TestApp::builder(Db::Sqlite).spawn().await.unwrap();
+    let plain = app.send(app.http.get(app.url("/health"))).await;
+    let cross = app
+        .send(
+            app.http
+                .get(app.url("/api/v1/users/me"))
+                .header("origin", "http://allowed.test"),
+        )
+        .await;
+    let preflight = app
+        .send(
+            app.http
+                .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/login"))
+                .header("origin", "http://allowed.test")
+                .header("access-control-request-method", "POST"),
+        )
+        .await;
+    for answer in [plain, cross, preflight] {
+        let vary: Vec<_> = answer
+            .headers
+            .get_all("vary")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(vary, ["Origin"], "status {}", answer.status);
+    }
+}

@@ -396,3 +396,30 @@ db_test!(users_over_grpc_share_the_codes, |app| {
         .into_inner();
     assert!(changed.success);
 });
+
+db_test!(preferences_numbers_are_stored_exactly_or_refused, |app| {
+    let (token, _) = app.member("numbers@example.com").await;
+    let answer = app
+        .call(
+            "PATCH",
+            "/api/v1/users/me",
+            Some(&token),
+            Some(json!({"preferences": {"id": 12_345_678_901_234_567_890_u64}})),
+        )
+        .await;
+    assert_eq!(answer.error(422, "VAL_001")["field"], "preferences.id");
+    let answer = app
+        .call(
+            "PATCH",
+            "/api/v1/users/me",
+            Some(&token),
+            Some(json!({"preferences": {"id": 9_007_199_254_740_991_u64, "ratio": 0.1}})),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let me = app.get_auth("/api/v1/users/me", &token).await;
+    assert_eq!(
+        me.body["preferences"],
+        json!({"id": 9_007_199_254_740_991_u64, "ratio": 0.1})
+    );
+});

@@ -444,6 +444,10 @@ impl JsonDecoder<'_> {
         let (name, value) = match json {
             Json::Null => ("null_value", PValue::EnumNumber(0)),
             Json::Bool(b) => ("bool_value", PValue::Bool(*b)),
+            Json::Number(n) if !is_exact_in_double(n) => {
+                self.fail(path, INEXACT_NUMBER);
+                return None;
+            }
             Json::Number(n) => ("number_value", PValue::F64(n.as_f64().unwrap_or(f64::NAN))),
             Json::String(s) if s.contains('\0') => {
                 self.fail(path, NUL_MESSAGE);
@@ -465,6 +469,22 @@ impl JsonDecoder<'_> {
         };
         m.set_field_by_name(name, value);
         Some(m)
+    }
+}
+
+/// 422 message for an integer that free-form JSON would not store exactly.
+pub const INEXACT_NUMBER: &str =
+    "Integers must be between -9007199254740991 and 9007199254740991 (send larger ones as strings)";
+
+/// Free-form JSON (`google.protobuf.Value`) holds numbers as doubles: an
+/// integer beyond 2^53 - 1 would come back changed, so it is refused rather
+/// than silently rounded. Fractions are doubles already when parsed.
+fn is_exact_in_double(n: &Number) -> bool {
+    const MAX_SAFE: u64 = (1 << 53) - 1;
+    match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => u <= MAX_SAFE,
+        (None, Some(i)) => i.unsigned_abs() <= MAX_SAFE,
+        (None, None) => true,
     }
 }
 
@@ -691,6 +711,26 @@ mod tests {
             .map(|(f, m)| ((*f).to_owned(), *m))
             .collect();
         assert_eq!(fields, expected);
+    }
+
+    #[test]
+    fn free_form_numbers_are_exact_or_refused() {
+        let (thing, errors) = decode(
+            "Thing",
+            json!({"settings": {"safe": 9_007_199_254_740_991_u64, "neg": -9_007_199_254_740_991_i64, "f": 0.1}}),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let settings = encode_message(&thing)["settings"].clone();
+        assert_eq!(settings["safe"], json!(9_007_199_254_740_991_u64));
+        assert_eq!(settings["f"], json!(0.1));
+        for big in [
+            json!(9_007_199_254_740_993_u64),
+            json!(12_345_678_901_234_567_890_u64),
+            json!(-9_007_199_254_740_993_i64),
+        ] {
+            let (_, errors) = decode("Thing", json!({"settings": {"x": [1, big]}}));
+            assert_eq!(errors, vec![err("settings.x.1", INEXACT_NUMBER)]);
+        }
     }
 
     #[test]
