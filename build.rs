@@ -30,6 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        .codec_path("crate::grpc::codec::IdentityCodec")
         .compile_fds(protox::compile(SERVED, ["proto"])?)?;
 
     let testing = protox::Compiler::new(["proto"])?

@@ -21,170 +21,74 @@ pub const META_FIELD: &str = "field";
 /// ErrorInfo metadata key holding the REST `WWW-Authenticate` challenge.
 pub const META_CHALLENGE: &str = "www_authenticate";
 
-/// An error code of the contract (section 1.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Code {
-    /// AUTH_001 as 401: bad login credentials.
-    InvalidCredentials,
-    /// AUTH_001 as 403: wrong current password on password change.
-    WrongCurrentPassword,
-    /// AUTH_002.
-    TokenExpired,
-    /// AUTH_003.
-    TokenInvalid,
-    /// AUTH_004.
-    InsufficientPermissions,
-    /// AUTH_005.
-    UserInactive,
-    /// AUTH_006.
-    AuthenticationRequired,
-    /// AUTH_007.
-    OperationForbidden,
-    /// AUTH_008.
-    ExternalAuthFailed,
-    /// USER_002.
-    UserAlreadyExists,
-    /// VAL_001.
-    Validation,
-    /// VAL_006.
-    InvalidInput,
-    /// VAL_007.
-    PayloadTooLarge,
-    /// ORG_001.
-    LastOwner,
-    /// SYS_001.
-    Internal,
-    /// SYS_002.
-    NotFound,
-    /// SYS_003.
-    MethodNotAllowed,
-    /// SYS_004.
-    RateLimited,
-    /// SYS_005.
-    AlreadyExists,
-    /// SYS_006.
-    Unavailable,
+/// Defines [`Code`] and its one table: each code is declared together with
+/// its envelope code, gRPC code and HTTP status, so none can be missing.
+macro_rules! codes {
+    ($($(#[$doc:meta])* $variant:ident => ($envelope:literal, $grpc:ident, $http:literal),)*) => {
+        /// An error code of the API (docs/errors.md).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in table order.
+            pub const ALL: &[Code] = &[$(Code::$variant,)*];
+
+            /// (envelope code, gRPC code, HTTP status).
+            const fn row(self) -> (&'static str, tonic::Code, u16) {
+                match self {
+                    $(Code::$variant => ($envelope, tonic::Code::$grpc, $http),)*
+                }
+            }
+        }
+    };
 }
 
-/// (code, envelope code, gRPC code, HTTP status): the single mapping table.
-const TABLE: &[(Code, &str, tonic::Code, u16)] = &[
-    (
-        Code::InvalidCredentials,
-        "AUTH_001",
-        tonic::Code::Unauthenticated,
-        401,
-    ),
-    (
-        Code::WrongCurrentPassword,
-        "AUTH_001",
-        tonic::Code::PermissionDenied,
-        403,
-    ),
-    (
-        Code::TokenExpired,
-        "AUTH_002",
-        tonic::Code::Unauthenticated,
-        401,
-    ),
-    (
-        Code::TokenInvalid,
-        "AUTH_003",
-        tonic::Code::Unauthenticated,
-        401,
-    ),
-    (
-        Code::InsufficientPermissions,
-        "AUTH_004",
-        tonic::Code::PermissionDenied,
-        403,
-    ),
-    (
-        Code::UserInactive,
-        "AUTH_005",
-        tonic::Code::Unauthenticated,
-        401,
-    ),
-    (
-        Code::AuthenticationRequired,
-        "AUTH_006",
-        tonic::Code::Unauthenticated,
-        401,
-    ),
-    (
-        Code::OperationForbidden,
-        "AUTH_007",
-        tonic::Code::PermissionDenied,
-        403,
-    ),
-    (
-        Code::ExternalAuthFailed,
-        "AUTH_008",
-        tonic::Code::Unauthenticated,
-        401,
-    ),
-    (
-        Code::UserAlreadyExists,
-        "USER_002",
-        tonic::Code::AlreadyExists,
-        409,
-    ),
-    (
-        Code::Validation,
-        "VAL_001",
-        tonic::Code::InvalidArgument,
-        422,
-    ),
-    (
-        Code::InvalidInput,
-        "VAL_006",
-        tonic::Code::InvalidArgument,
-        400,
-    ),
-    (
-        Code::PayloadTooLarge,
-        "VAL_007",
-        tonic::Code::ResourceExhausted,
-        413,
-    ),
-    (
-        Code::LastOwner,
-        "ORG_001",
-        tonic::Code::FailedPrecondition,
-        409,
-    ),
-    (Code::Internal, "SYS_001", tonic::Code::Internal, 500),
-    (Code::NotFound, "SYS_002", tonic::Code::NotFound, 404),
-    (
-        Code::MethodNotAllowed,
-        "SYS_003",
-        tonic::Code::Unimplemented,
-        405,
-    ),
-    (
-        Code::RateLimited,
-        "SYS_004",
-        tonic::Code::ResourceExhausted,
-        429,
-    ),
-    (
-        Code::AlreadyExists,
-        "SYS_005",
-        tonic::Code::AlreadyExists,
-        409,
-    ),
-    (Code::Unavailable, "SYS_006", tonic::Code::Unavailable, 503),
-];
+codes! {
+    /// AUTH_001 as 401: bad login credentials.
+    InvalidCredentials => ("AUTH_001", Unauthenticated, 401),
+    /// AUTH_001 as 403: wrong current password on password change.
+    WrongCurrentPassword => ("AUTH_001", PermissionDenied, 403),
+    /// AUTH_002.
+    TokenExpired => ("AUTH_002", Unauthenticated, 401),
+    /// AUTH_003.
+    TokenInvalid => ("AUTH_003", Unauthenticated, 401),
+    /// AUTH_004.
+    InsufficientPermissions => ("AUTH_004", PermissionDenied, 403),
+    /// AUTH_005.
+    UserInactive => ("AUTH_005", Unauthenticated, 401),
+    /// AUTH_006.
+    AuthenticationRequired => ("AUTH_006", Unauthenticated, 401),
+    /// AUTH_007.
+    OperationForbidden => ("AUTH_007", PermissionDenied, 403),
+    /// AUTH_008.
+    ExternalAuthFailed => ("AUTH_008", Unauthenticated, 401),
+    /// USER_002.
+    UserAlreadyExists => ("USER_002", AlreadyExists, 409),
+    /// VAL_001.
+    Validation => ("VAL_001", InvalidArgument, 422),
+    /// VAL_006.
+    InvalidInput => ("VAL_006", InvalidArgument, 400),
+    /// VAL_007.
+    PayloadTooLarge => ("VAL_007", ResourceExhausted, 413),
+    /// ORG_001.
+    LastOwner => ("ORG_001", FailedPrecondition, 409),
+    /// SYS_001.
+    Internal => ("SYS_001", Internal, 500),
+    /// SYS_002.
+    NotFound => ("SYS_002", NotFound, 404),
+    /// SYS_003.
+    MethodNotAllowed => ("SYS_003", Unimplemented, 405),
+    /// SYS_004.
+    RateLimited => ("SYS_004", ResourceExhausted, 429),
+    /// SYS_005.
+    AlreadyExists => ("SYS_005", AlreadyExists, 409),
+    /// SYS_006.
+    Unavailable => ("SYS_006", Unavailable, 503),
+}
 
 impl Code {
-    fn row(self) -> (&'static str, tonic::Code, u16) {
-        TABLE
-            .iter()
-            .find(|(code, ..)| *code == self)
-            .map_or(("SYS_001", tonic::Code::Internal, 500), |(_, e, g, h)| {
-                (*e, *g, *h)
-            })
-    }
-
     /// The envelope code, e.g. `AUTH_001`.
     pub fn envelope(self) -> &'static str {
         self.row().0
@@ -200,16 +104,16 @@ impl Code {
         StatusCode::from_u16(self.row().2).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
-    /// Recovers the code from a status' ErrorInfo reason and gRPC code.
+    /// Recovers the code from a status' ErrorInfo reason and gRPC code (the
+    /// gRPC code tells apart the two uses of `AUTH_001`).
     pub fn from_parts(reason: &str, grpc: tonic::Code) -> Option<Self> {
-        let mut candidates = TABLE.iter().filter(|(_, e, ..)| *e == reason);
-        let first = candidates.next()?;
+        let mut candidates = Self::ALL.iter().filter(|c| c.envelope() == reason);
+        let first = *candidates.next()?;
         Some(
             std::iter::once(first)
-                .chain(candidates)
-                .find(|(_, _, g, _)| *g == grpc)
-                .unwrap_or(first)
-                .0,
+                .chain(candidates.copied())
+                .find(|c| c.grpc() == grpc)
+                .unwrap_or(first),
         )
     }
 
@@ -236,6 +140,16 @@ pub struct FieldViolation {
     pub field: Option<String>,
     /// English description.
     pub message: String,
+}
+
+impl FieldViolation {
+    /// A problem with the body as a whole (field null).
+    pub fn body(message: impl Into<String>) -> Self {
+        Self {
+            field: None,
+            message: message.into(),
+        }
+    }
 }
 
 /// Most problems one answer lists: gRPC carries them in a header, which
@@ -330,9 +244,14 @@ pub enum Error {
     /// The token's session is ended, unknown or expired.
     #[error("Session has been revoked or has expired")]
     SessionEnded,
-    /// The user behind a valid credential is inactive or deleted.
+    /// The user behind a valid credential (a password, a refresh token) is
+    /// inactive or deleted.
     #[error("User account is inactive")]
     UserInactive,
+    /// The user behind a valid bearer token is inactive or deleted (the same
+    /// code, with the bearer challenge).
+    #[error("User account is inactive")]
+    BearerUserInactive,
     /// Password login failed (any reason but an inactive account).
     #[error("Invalid email or password")]
     InvalidCredentials,
@@ -431,7 +350,7 @@ impl Error {
             Self::AccessTokenExpired
             | Self::RefreshTokenExpired
             | Self::SessionLifetimeExceeded => Code::TokenExpired,
-            Self::UserInactive => Code::UserInactive,
+            Self::UserInactive | Self::BearerUserInactive => Code::UserInactive,
             Self::InvalidCredentials => Code::InvalidCredentials,
             Self::EmailTaken | Self::EmailTakenBy(_) | Self::AlreadyMember { .. } => {
                 Code::UserAlreadyExists
@@ -478,7 +397,7 @@ impl Error {
             | Self::WrongTokenType
             | Self::AccessTokenExpired
             | Self::SessionEnded
-            | Self::UserInactive => Some("Bearer error=\"invalid_token\""),
+            | Self::BearerUserInactive => Some("Bearer error=\"invalid_token\""),
             _ => None,
         }
     }
@@ -549,9 +468,9 @@ mod tests {
 
     #[test]
     fn every_code_round_trips_through_reason_and_grpc_code() {
-        for (code, envelope, grpc, http) in TABLE {
-            assert_eq!(Code::from_parts(envelope, *grpc), Some(*code));
-            assert_eq!(code.http_status().as_u16(), *http);
+        for code in Code::ALL {
+            assert_eq!(Code::from_parts(code.envelope(), code.grpc()), Some(*code));
+            assert!(code.http_status().is_client_error() || code.http_status().is_server_error());
         }
         assert_eq!(Code::from_parts("NOPE", tonic::Code::Internal), None);
     }

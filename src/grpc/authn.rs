@@ -77,10 +77,9 @@ pub struct MethodPolicy {
 }
 
 impl MethodPolicy {
-    /// Reads the options of every method of `descriptor_set`; no body limit
-    /// exceeds `ceiling`.
-    pub fn from_descriptor_set(descriptor_set: &[u8], ceiling: usize) -> anyhow::Result<Self> {
-        let pool = prost_reflect::DescriptorPool::decode(descriptor_set)?;
+    /// Reads the options of every method of `pool`; no body limit exceeds
+    /// `ceiling`.
+    pub fn from_pool(pool: &prost_reflect::DescriptorPool, ceiling: usize) -> Self {
         let methods = pool
             .services()
             .flat_map(|s| s.methods().collect::<Vec<_>>())
@@ -91,10 +90,10 @@ impl MethodPolicy {
                 )
             })
             .collect();
-        Ok(Self {
+        Self {
             methods: Arc::new(methods),
             ceiling,
-        })
+        }
     }
 
     /// The access level of the method at a gRPC path (`Public` when unknown).
@@ -172,27 +171,7 @@ pub async fn authenticate(
             }
         }
     }
-    undecodable_is_invalid_argument(next.run(request).await)
-}
-
-/// tonic answers a request message that cannot be decoded with INTERNAL and
-/// no details; it is the client's fault, so it becomes INVALID_ARGUMENT with
-/// ErrorInfo `VAL_001`, like every other validation failure.
-fn undecodable_is_invalid_argument(response: Response) -> Response {
-    let headers = response.headers();
-    let internal = headers.get("grpc-status").is_some_and(|v| v == "13");
-    let undecodable = headers
-        .get("grpc-message")
-        .map(|v| percent_encoding::percent_decode(v.as_bytes()).decode_utf8_lossy())
-        .is_some_and(|m| m.starts_with("failed to decode Protobuf message"));
-    if !(internal && undecodable) {
-        return response;
-    }
-    let violation = crate::error::FieldViolation {
-        field: None,
-        message: "Request message could not be decoded".to_owned(),
-    };
-    tonic::Status::from(Error::Validation(vec![violation])).into_http()
+    next.run(request).await
 }
 
 /// `Some(Ok(token))` for `Bearer <token>`, `Some(Err)` for any other
@@ -225,7 +204,7 @@ fn replay(err: &Error) -> Error {
         Error::WrongTokenType => Error::WrongTokenType,
         Error::AccessTokenExpired => Error::AccessTokenExpired,
         Error::SessionEnded => Error::SessionEnded,
-        Error::UserInactive => Error::UserInactive,
+        Error::BearerUserInactive => Error::BearerUserInactive,
         Error::Unavailable(cause) => {
             Error::Unavailable(crate::db::DbError::Unavailable(cause.to_string()))
         }

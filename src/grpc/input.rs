@@ -184,7 +184,7 @@ pub fn patch_object(
                 return None;
             }
             if text.contains("\\u0000") {
-                v.add(field, "String should not contain null characters");
+                v.add(field, crate::domain::profile::NUL_MESSAGE);
                 return None;
             }
             Some(Patch::Set(text))

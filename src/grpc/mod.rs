@@ -5,6 +5,7 @@
 mod admin_service;
 mod auth_service;
 pub mod authn;
+pub mod codec;
 pub mod convert;
 mod framing;
 pub mod input;

@@ -43,10 +43,10 @@ struct Dispatch {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> anyhow::Result<Router> {
     let routes = grpc::infrastructure(grpc::services(&state))?;
-    let policy = grpc::authn::MethodPolicy::from_descriptor_set(
-        grpc::pb::FILE_DESCRIPTOR_SET,
-        state.config.max_request_body_bytes,
-    )?;
+    // Decoded once; the policy, the route table and the API description
+    // read the same pool.
+    let pool = prost_reflect::DescriptorPool::decode(grpc::pb::FILE_DESCRIPTOR_SET)?;
+    let policy = grpc::authn::MethodPolicy::from_pool(&pool, state.config.max_request_body_bytes);
     let grpc_router = routes
         .prepare()
         .into_axum_router()
@@ -56,7 +56,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         ))
         .layer(tonic_web::GrpcWebLayer::new());
     let transcoder = transcode::Transcoder::new(
-        grpc::pb::FILE_DESCRIPTOR_SET,
+        &pool,
         &state.config.api_prefix,
         state.clone(),
         policy.clone(),

@@ -41,7 +41,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Er
         return Err(Error::SessionEnded);
     }
     if !user.is_usable() {
-        return Err(Error::UserInactive);
+        return Err(Error::BearerUserInactive);
     }
     Ok(Principal {
         user,

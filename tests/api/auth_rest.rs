@@ -185,6 +185,8 @@ db_test!(
             right.error(401, "AUTH_005")["message"],
             "User account is inactive"
         );
+        // The bearer challenge belongs to bearer validation only.
+        assert_eq!(right.header("www-authenticate"), None);
         let wrong = app
             .post(
                 "/api/v1/auth/login",
@@ -204,15 +206,22 @@ db_test!(deleted_account_cannot_log_in_or_use_its_tokens, |app| {
     )
     .await
     .error(401, "AUTH_001");
-    app.get_auth("/api/v1/users/me", token["access_token"].as_str().unwrap())
-        .await
-        .error(401, "AUTH_005");
-    app.post(
-        "/api/v1/auth/refresh",
-        json!({"refresh_token": token["refresh_token"]}),
-    )
-    .await
-    .error(401, "AUTH_005");
+    let me = app
+        .get_auth("/api/v1/users/me", token["access_token"].as_str().unwrap())
+        .await;
+    me.error(401, "AUTH_005");
+    assert_eq!(
+        me.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+    let refresh = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": token["refresh_token"]}),
+        )
+        .await;
+    refresh.error(401, "AUTH_005");
+    assert_eq!(refresh.header("www-authenticate"), None);
 });
 
 db_test!(form_login_works_and_checks_grant_type, |app| {

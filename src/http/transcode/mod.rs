@@ -6,9 +6,16 @@
 //! gRPC clients reach, authentication layer included), and turn the reply or
 //! the status into the contract's JSON or error envelope.
 
-mod json;
+mod decode;
+mod encode;
+#[cfg(test)]
+mod fixtures;
+mod form;
 mod request;
 mod routes;
+mod scalars;
+mod template;
+mod text;
 
 use axum::Router;
 use axum::body::Body;
@@ -23,7 +30,7 @@ use tower::ServiceExt as _;
 use self::request::{DecodeError, decode_request};
 use self::routes::{Resolution, Route, RouteTable};
 use super::{body_limit, envelope, method_not_allowed};
-use crate::error::{Code, FieldViolation};
+use crate::error::Code;
 use crate::grpc::authn;
 use crate::state::AppState;
 
@@ -45,18 +52,17 @@ pub struct Transcoder {
 }
 
 impl Transcoder {
-    /// Reads the HTTP rules of `descriptor_set`; `api_prefix` replaces
-    /// `/api/v1` in every path.
+    /// Reads the HTTP rules of `pool`; `api_prefix` replaces `/api/v1` in
+    /// every path.
     pub fn new(
-        descriptor_set: &[u8],
+        pool: &DescriptorPool,
         api_prefix: &str,
         state: AppState,
         policy: authn::MethodPolicy,
         grpc: Router,
     ) -> anyhow::Result<Self> {
-        let pool = DescriptorPool::decode(descriptor_set)?;
         Ok(Self {
-            table: RouteTable::from_pool(&pool, api_prefix)?,
+            table: RouteTable::from_pool(pool, api_prefix)?,
             grpc,
             state,
             policy,
@@ -132,14 +138,7 @@ impl Transcoder {
                 );
             }
             Err(DecodeError::Invalid(problems)) => {
-                let items: Vec<FieldViolation> = problems
-                    .into_iter()
-                    .map(|p| FieldViolation {
-                        field: p.field,
-                        message: p.message,
-                    })
-                    .collect();
-                return envelope::errors(Code::Validation, &items);
+                return envelope::errors(Code::Validation, &problems);
             }
         };
 
@@ -195,7 +194,7 @@ impl Transcoder {
             *response.status_mut() = StatusCode::NO_CONTENT;
             return response;
         }
-        let json = json::encode_response(&message, route.response_body.as_deref());
+        let json = encode::encode_response(&message, route.response_body.as_deref());
         envelope::json_response(route.success_status, &json)
     }
 }

@@ -9,42 +9,17 @@
 //! bound to a field (`body: "thing"`) are reported relative to the body
 //! (`inner.level`, not `thing.inner.level`).
 
-use std::collections::HashSet;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-use prost_reflect::{
-    DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage as _, Value as PValue,
-};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, Value as PValue};
 use serde_json::Value as Json;
 
-use super::json::{
-    JsonDecoder, NUL_MESSAGE, enum_error, enum_number, int_from_str, is_wrapper, text_error,
-    timestamp_from_str,
-};
+use super::decode::JsonDecoder;
+use super::form::parse_form_body;
 use super::routes::{BodyFormat, BodySpec, Route};
+use super::text::apply_text;
+use crate::error::FieldViolation;
 
 /// Deepest JSON nesting accepted (deeper is 400 `VAL_006`).
 pub const MAX_JSON_DEPTH: usize = 64;
-
-/// One validation problem: the field path (null for the body as a whole) and an
-/// English message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// Field path (`limit`, `inner.level`, `tags.0`), or `None` for the whole body.
-    pub field: Option<String>,
-    /// Human-readable message.
-    pub message: String,
-}
-
-impl FieldError {
-    fn body(message: &str) -> Self {
-        FieldError {
-            field: None,
-            message: message.to_owned(),
-        }
-    }
-}
 
 /// Why a request could not be turned into a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,7 +30,7 @@ pub enum DecodeError {
     Unparseable,
     /// 422 `VAL_001`, one item per problem.
     #[error("request validation failed ({} problems)", .0.len())]
-    Invalid(Vec<FieldError>),
+    Invalid(Vec<FieldViolation>),
 }
 
 /// Builds the request message of `route` from path params, the raw query
@@ -92,7 +67,7 @@ pub fn decode_request(
                                 message.set_field(field, value);
                             }
                         }
-                        _ => errors.push(FieldError::body("Input should be a valid object")),
+                        _ => errors.push(FieldViolation::body("Input should be a valid object")),
                     }
                 }
             }
@@ -102,17 +77,11 @@ pub fn decode_request(
                     Some(field) => {
                         if let Kind::Message(desc) = field.kind() {
                             let mut sub = DynamicMessage::new(desc);
-                            apply_text(&mut sub, &pairs, &[], &mut HashSet::new(), &mut errors);
+                            apply_text(&mut sub, &pairs, &[], &mut errors);
                             message.set_field(field, PValue::Message(sub));
                         }
                     }
-                    None => apply_text(
-                        &mut message,
-                        &pairs,
-                        &bound,
-                        &mut HashSet::new(),
-                        &mut errors,
-                    ),
+                    None => apply_text(&mut message, &pairs, &bound, &mut errors),
                 }
             }
         }
@@ -128,29 +97,17 @@ pub fn decode_request(
         if let Some(field) = &body_field {
             skip.push(field.name());
         }
-        apply_text(
-            &mut message,
-            &pairs,
-            &skip,
-            &mut HashSet::new(),
-            &mut errors,
-        );
+        apply_text(&mut message, &pairs, &skip, &mut errors);
     }
 
     let mut path_errors = Vec::new();
-    apply_text(
-        &mut message,
-        params,
-        &[],
-        &mut HashSet::new(),
-        &mut path_errors,
-    );
+    apply_text(&mut message, params, &[], &mut path_errors);
     path_errors.append(&mut errors);
     if path_errors.is_empty() && protobuf_depth(&message) > MAX_PROTOBUF_DEPTH {
         // Each JSON object inside a google.protobuf.Value costs three
         // protobuf levels; prost refuses more than 100 when the gRPC
         // service decodes the message.
-        path_errors.push(FieldError::body("Request body is nested too deeply"));
+        path_errors.push(FieldViolation::body("Request body is nested too deeply"));
     }
     if path_errors.is_empty() {
         Ok(message)
@@ -180,11 +137,11 @@ fn protobuf_depth(message: &DynamicMessage) -> usize {
         .unwrap_or(0)
 }
 
-fn is_message(field: &FieldDescriptor) -> bool {
+pub(super) fn is_message(field: &FieldDescriptor) -> bool {
     matches!(field.kind(), Kind::Message(_)) && !field.is_list() && !field.is_map()
 }
 
-fn media_type(content_type: Option<&str>) -> Option<String> {
+pub(super) fn media_type(content_type: Option<&str>) -> Option<String> {
     content_type.map(|ct| {
         ct.split(';')
             .next()
@@ -198,15 +155,15 @@ fn media_type(content_type: Option<&str>) -> Option<String> {
 fn parse_json_body(
     content_type: Option<&str>,
     body: &[u8],
-    errors: &mut Vec<FieldError>,
+    errors: &mut Vec<FieldViolation>,
 ) -> Result<Option<Json>, DecodeError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        errors.push(FieldError::body("Field required"));
+        errors.push(FieldViolation::body("Field required"));
         return Ok(None);
     }
     let media = media_type(content_type).unwrap_or_default();
     if media != "application/json" && !(media.contains('/') && media.ends_with("+json")) {
-        errors.push(FieldError::body("Request body must be JSON"));
+        errors.push(FieldViolation::body("Request body must be JSON"));
         return Ok(None);
     }
     let text = std::str::from_utf8(body).map_err(|_| DecodeError::Unparseable)?;
@@ -216,51 +173,8 @@ fn parse_json_body(
     match serde_json::from_str::<Json>(text) {
         Ok(json) => Ok(Some(json)),
         Err(_) => {
-            errors.push(FieldError::body("Malformed JSON"));
+            errors.push(FieldViolation::body("Malformed JSON"));
             Ok(None)
-        }
-    }
-}
-
-/// Parses a form body into (name, value) pairs.
-fn parse_form_body(
-    content_type: Option<&str>,
-    body: &[u8],
-    errors: &mut Vec<FieldError>,
-) -> Result<Vec<(String, String)>, DecodeError> {
-    let media = media_type(content_type);
-    match media.as_deref() {
-        None if body.is_empty() => Ok(Vec::new()),
-        Some("application/x-www-form-urlencoded") => {
-            std::str::from_utf8(body).map_err(|_| DecodeError::Unparseable)?;
-            Ok(form_urlencoded::parse(body)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect())
-        }
-        Some("multipart/form-data") => {
-            let boundary = content_type.and_then(|ct| {
-                ct.split(';').skip(1).find_map(|p| {
-                    let (k, v) = p.split_once('=')?;
-                    k.trim()
-                        .eq_ignore_ascii_case("boundary")
-                        .then(|| v.trim().trim_matches('"'))
-                })
-            });
-            match boundary.map(|b| parse_multipart(b, body)) {
-                Some(Ok(pairs)) => Ok(pairs),
-                Some(Err(problem)) => {
-                    errors.push(FieldError::body(problem));
-                    Ok(Vec::new())
-                }
-                None => {
-                    errors.push(FieldError::body(MALFORMED_FORM));
-                    Ok(Vec::new())
-                }
-            }
-        }
-        _ => {
-            errors.push(FieldError::body("Request body must be form data"));
-            Ok(Vec::new())
         }
     }
 }
@@ -291,203 +205,18 @@ pub fn json_depth(bytes: &[u8]) -> usize {
     max
 }
 
-const MALFORMED_FORM: &str = "Malformed form data";
-
-/// Longest multipart boundary (RFC 2046, section 5.1.1).
-const MAX_BOUNDARY: usize = 70;
-
-/// Minimal `multipart/form-data` reader: text parts only (parts with a
-/// `filename` are skipped). Linear in the body: each delimiter is searched
-/// once with `memmem`, from where the previous part ended.
-fn parse_multipart(boundary: &str, body: &[u8]) -> Result<Vec<(String, String)>, &'static str> {
-    if boundary.is_empty() || boundary.len() > MAX_BOUNDARY {
-        return Err("Multipart boundary must be 1 to 70 characters");
-    }
-    read_parts(boundary, body).ok_or(MALFORMED_FORM)
-}
-
-fn read_parts(boundary: &str, body: &[u8]) -> Option<Vec<(String, String)>> {
-    use memchr::memmem;
-    let delimiter = format!("--{boundary}");
-    let separator = format!("\r\n{delimiter}");
-    let next_part = memmem::Finder::new(separator.as_bytes());
-    let mut rest = &body[memmem::find(body, delimiter.as_bytes())? + delimiter.len()..];
-    let mut pairs = Vec::new();
-    loop {
-        if rest.starts_with(b"--") {
-            return Some(pairs);
-        }
-        rest = rest.strip_prefix(b"\r\n")?;
-        let end = next_part.find(rest)?;
-        let part = &rest[..end];
-        rest = &rest[end + 2 + delimiter.len()..];
-        let header_end = memmem::find(part, b"\r\n\r\n")?;
-        let headers = std::str::from_utf8(&part[..header_end]).ok()?;
-        let content = &part[header_end + 4..];
-        let disposition = headers.split("\r\n").find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.trim()
-                .eq_ignore_ascii_case("content-disposition")
-                .then_some(value)
-        })?;
-        let mut name = None;
-        let mut is_file = false;
-        for param in disposition.split(';').skip(1) {
-            let (k, v) = param.split_once('=')?;
-            match k.trim().to_ascii_lowercase().as_str() {
-                "name" => name = Some(v.trim().trim_matches('"').to_owned()),
-                "filename" => is_file = true,
-                _ => {}
-            }
-        }
-        if !is_file {
-            pairs.push((name?, String::from_utf8_lossy(content).into_owned()));
-        }
-    }
-}
-
-/// Sets fields from textual (name, value) pairs: dotted names reach nested
-/// messages, repeated fields collect every value, singular fields keep the first
-/// value (names in `seen`), unknown names and names in `skip` are ignored.
-fn apply_text(
-    message: &mut DynamicMessage,
-    pairs: &[(String, String)],
-    skip: &[&str],
-    seen: &mut HashSet<String>,
-    errors: &mut Vec<FieldError>,
-) {
-    for (name, text) in pairs {
-        let top = name.split('.').next().unwrap_or_default();
-        if skip.contains(&name.as_str()) || skip.contains(&top) {
-            continue;
-        }
-        let Some(chain) = resolve(&message.descriptor(), name) else {
-            continue;
-        };
-        let Some((leaf, parents)) = chain.split_last() else {
-            continue;
-        };
-        if leaf.is_map() || (!leaf.is_list() && seen.contains(name)) {
-            continue;
-        }
-        let value = match parse_text(leaf, text) {
-            Ok(Some(value)) => value,
-            Ok(None) => continue,
-            Err(message) => {
-                errors.push(FieldError {
-                    field: Some(name.clone()),
-                    message,
-                });
-                continue;
-            }
-        };
-        if !leaf.is_list() {
-            seen.insert(name.clone());
-        }
-        set_nested(message, parents, leaf, value);
-    }
-}
-
-/// Sets (or, for a repeated field, appends) `value` at `parents`.`leaf`.
-fn set_nested(
-    message: &mut DynamicMessage,
-    parents: &[FieldDescriptor],
-    leaf: &FieldDescriptor,
-    value: PValue,
-) {
-    match parents.split_first() {
-        Some((first, rest)) => {
-            if let Some(inner) = message.get_field_mut(first).as_message_mut() {
-                set_nested(inner, rest, leaf, value);
-            }
-        }
-        None if leaf.is_list() => {
-            if let Some(list) = message.get_field_mut(leaf).as_list_mut() {
-                list.push(value);
-            }
-        }
-        None => message.set_field(leaf, value),
-    }
-}
-
-/// Field chain of a dotted name; intermediate fields must be singular plain messages.
-fn resolve(desc: &MessageDescriptor, name: &str) -> Option<Vec<FieldDescriptor>> {
-    let mut chain: Vec<FieldDescriptor> = Vec::new();
-    let mut current = desc.clone();
-    for part in name.split('.') {
-        if let Some(last) = chain.last() {
-            match last.kind() {
-                Kind::Message(m) if is_message(last) && !is_special(&m) => current = m,
-                _ => return None,
-            }
-        }
-        chain.push(current.get_field_by_name(part)?);
-    }
-    Some(chain)
-}
-
-fn is_special(desc: &MessageDescriptor) -> bool {
-    desc.full_name() == "google.protobuf.Timestamp" || is_wrapper(desc.full_name())
-}
-
-/// Parses a query/form/path text for `field`; `Ok(None)` for fields that cannot
-/// take text (plain messages), which are ignored.
-fn parse_text(field: &FieldDescriptor, text: &str) -> Result<Option<PValue>, String> {
-    if text.contains('\0') {
-        return Err(NUL_MESSAGE.to_owned());
-    }
-    match field.kind() {
-        Kind::Message(desc) if !is_special(&desc) => Ok(None),
-        Kind::Enum(desc) => match enum_number(&desc, text) {
-            Some(n) => Ok(Some(PValue::EnumNumber(n))),
-            None => Err(enum_error(&desc)),
-        },
-        kind => match text_value(&kind, text) {
-            Some(value) => Ok(Some(value)),
-            None => Err(text_error(&kind).to_owned()),
-        },
-    }
-}
-
-/// Scalar, timestamp or wrapper value from text (query rules); `None` if invalid.
-fn text_value(kind: &Kind, text: &str) -> Option<PValue> {
-    let finite = || text.parse::<f64>().ok().filter(|f| f.is_finite());
-    Some(match kind {
-        Kind::String => PValue::String(text.to_owned()),
-        Kind::Bool => PValue::Bool(match text.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" | "t" | "y" => true,
-            "false" | "0" | "no" | "off" | "f" | "n" => false,
-            _ => return None,
-        }),
-        Kind::Double => PValue::F64(finite()?),
-        #[expect(clippy::cast_possible_truncation, reason = "f32 field")]
-        Kind::Float => PValue::F32(finite()? as f32),
-        Kind::Bytes => {
-            let bytes = STANDARD.decode(text).or_else(|_| URL_SAFE.decode(text));
-            PValue::Bytes(bytes.ok()?.into())
-        }
-        Kind::Message(desc) if desc.full_name() == "google.protobuf.Timestamp" => {
-            PValue::Message(timestamp_from_str(desc, text)?)
-        }
-        Kind::Message(desc) => {
-            let inner = desc.get_field_by_name("value")?;
-            let mut wrapper = DynamicMessage::new(desc.clone());
-            wrapper.set_field(&inner, text_value(&inner.kind(), text)?);
-            PValue::Message(wrapper)
-        }
-        _ => int_from_str(kind, text)?,
-    })
-}
 #[cfg(test)]
 mod tests {
     use prost_reflect::DescriptorPool;
     use serde_json::json;
 
-    use super::super::json::encode_message;
+    use super::super::encode::encode_message;
     use super::super::routes::RouteTable;
+    use super::super::scalars::NUL_MESSAGE;
     use super::*;
 
     const JSON: Option<&str> = Some("application/json");
+
     const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
 
     fn table() -> RouteTable {
@@ -813,42 +542,6 @@ mod tests {
         );
     }
 
-    /// Parsing cost grows with the body, not with body x boundary: a body
-    /// made of near-miss delimiters costs about what plain text of the same
-    /// size costs (a ratio, so the machine's speed does not matter).
-    #[test]
-    fn hostile_multipart_costs_what_a_benign_one_costs() {
-        let boundary = "-".repeat(70);
-        let size = 4 * 1024 * 1024;
-        let near_miss = format!("\r\n--{}x", &boundary[1..]);
-        let body = |filler: &str| {
-            let mut body =
-                format!("--{boundary}\r\ncontent-disposition: form-data; name=username\r\n\r\n");
-            while body.len() < size {
-                body.push_str(filler);
-            }
-            body.push_str(&format!("\r\n--{boundary}--"));
-            body.into_bytes()
-        };
-        let hostile = body(&near_miss);
-        let benign = body(&"a".repeat(near_miss.len()));
-        let cost = |body: &[u8]| {
-            (0..5)
-                .map(|_| {
-                    let started = std::time::Instant::now();
-                    assert!(parse_multipart(&boundary, body).is_ok());
-                    started.elapsed()
-                })
-                .min()
-                .unwrap()
-        };
-        let (hostile, benign) = (cost(&hostile), cost(&benign));
-        assert!(
-            hostile < benign * 10 + std::time::Duration::from_millis(5),
-            "hostile {hostile:?} vs benign {benign:?}"
-        );
-    }
-
     #[test]
     fn path_variables_on_other_types() {
         let t = table();
@@ -890,24 +583,5 @@ mod tests {
         assert_eq!(json_depth(br#"{"a": [[1], {"b": "[[[[{{"}]}"#), 3);
         assert_eq!(json_depth(br#"["\"[["]"#), 1);
         assert_eq!(json_depth(b"1"), 0);
-    }
-
-    #[test]
-    fn text_values() {
-        let global = DescriptorPool::global();
-        let int32 = global
-            .get_message_by_name("google.protobuf.Int32Value")
-            .unwrap();
-        let value = text_value(&Kind::Message(int32.clone()), "-5").unwrap();
-        assert_eq!(encode_message(value.as_message().unwrap()), json!(-5));
-        assert_eq!(text_value(&Kind::Message(int32), "x"), None);
-        assert_eq!(text_value(&Kind::Double, "1.5"), Some(PValue::F64(1.5)));
-        assert_eq!(text_value(&Kind::Double, "NaN"), None);
-        assert_eq!(
-            text_value(&Kind::Bytes, "aGk="),
-            Some(PValue::Bytes(b"hi".to_vec().into()))
-        );
-        assert_eq!(text_value(&Kind::Int64, "-12"), Some(PValue::I64(-12)));
-        assert_eq!(text_value(&Kind::Uint32, "-1"), None);
     }
 }

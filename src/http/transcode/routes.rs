@@ -11,6 +11,11 @@ use anyhow::{Context as _, anyhow, bail};
 use http::{Method, StatusCode};
 use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor, MethodDescriptor};
 
+use super::scalars::is_wrapper;
+use super::template::{
+    Segment, apply_prefix, decode_segment, matches, parse_template, shape_of, split_path,
+};
+
 /// Where the request body goes in the request message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodySpec {
@@ -73,12 +78,6 @@ pub enum Resolution<'a> {
     NotFound,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
-    Literal(String),
-    Variable(String),
-}
-
 #[derive(Debug)]
 struct Entry {
     segments: Vec<Segment>,
@@ -92,8 +91,11 @@ pub struct RouteTable {
 }
 
 const HTTP_RULE: &str = "google.api.http";
+
 const SUCCESS_STATUS: &str = "identity.v1.http_success_status";
+
 const BODY_FORMAT: &str = "identity.v1.http_body_format";
+
 const PATTERN_KINDS: [(&str, Method); 5] = [
     ("get", Method::GET),
     ("put", Method::PUT),
@@ -122,6 +124,13 @@ impl RouteTable {
                     continue;
                 }
                 let grpc_path = format!("/{}/{}", service.full_name(), method.name());
+                if method.is_client_streaming() || method.is_server_streaming() {
+                    bail!("{grpc_path}: a streaming method cannot have an HTTP rule");
+                }
+                for message in [method.input(), method.output()] {
+                    check_supported(&message, &mut Vec::new())
+                        .with_context(|| format!("{grpc_path}: {}", message.full_name()))?;
+                }
                 let status = match &status_ext {
                     Some(ext) if options.has_extension(ext) => {
                         let code = options.get_extension(ext).as_i32().unwrap_or(200);
@@ -314,44 +323,51 @@ fn rule_pattern(rule: &DynamicMessage) -> Option<(Method, String)> {
     None
 }
 
-fn apply_prefix(template: &str, prefix: &str) -> String {
-    const DEFAULT: &str = "/api/v1";
-    let prefix = prefix.trim_end_matches('/');
-    match template.strip_prefix(DEFAULT) {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{prefix}{rest}"),
-        _ => template.to_owned(),
-    }
-}
-
-fn parse_template(template: &str) -> anyhow::Result<Vec<Segment>> {
-    let rest = template
-        .strip_prefix('/')
-        .ok_or_else(|| anyhow!("template must start with '/'"))?;
-    if rest.is_empty() {
-        return Ok(Vec::new());
-    }
-    rest.split('/')
-        .map(|seg| {
-            if let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                let name = inner.strip_suffix("=*").unwrap_or(inner);
-                let valid = !name.is_empty()
-                    && name.split('.').all(|p| {
-                        !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    });
-                if !valid {
-                    bail!("unsupported variable {seg:?}");
-                }
-                Ok(Segment::Variable(name.to_owned()))
-            } else if seg.is_empty() || seg.contains(['{', '}', '*', ':']) {
-                bail!("unsupported segment {seg:?}")
-            } else {
-                Ok(Segment::Literal(seg.to_owned()))
-            }
-        })
-        .collect()
-}
-
 /// Checks that a (possibly dotted) path variable names a singular scalar field.
+/// Well-known types with a JSON mapping the transcoder implements.
+const WELL_KNOWN: [&str; 4] = [
+    "google.protobuf.Timestamp",
+    "google.protobuf.Struct",
+    "google.protobuf.Value",
+    "google.protobuf.ListValue",
+];
+
+/// Refuses what the JSON mapping does not implement, so that a proto change
+/// fails at start-up instead of being half-handled on the wire: real
+/// `oneof`s (proto3 `optional` is fine) and well-known types other than
+/// timestamps, `Struct`/`Value`/`ListValue` and the wrappers.
+fn check_supported(desc: &MessageDescriptor, seen: &mut Vec<String>) -> anyhow::Result<()> {
+    if seen.iter().any(|name| name == desc.full_name()) {
+        return Ok(());
+    }
+    seen.push(desc.full_name().to_owned());
+    if let Some(oneof) = desc.oneofs().find(|o| !o.is_synthetic()) {
+        bail!(
+            "oneof {:?} is not supported by the REST transcoder",
+            oneof.name()
+        );
+    }
+    for field in desc.fields() {
+        let Kind::Message(inner) = field.kind() else {
+            continue;
+        };
+        let name = inner.full_name();
+        if inner.is_map_entry() {
+            check_supported(&inner, seen)?;
+        } else if name.starts_with("google.protobuf.") {
+            if !WELL_KNOWN.contains(&name) && !is_wrapper(name) {
+                bail!(
+                    "field {:?}: {name} is not supported by the REST transcoder",
+                    field.name()
+                );
+            }
+        } else {
+            check_supported(&inner, seen)?;
+        }
+    }
+    Ok(())
+}
+
 fn check_path_field(input: &MessageDescriptor, name: &str) -> anyhow::Result<()> {
     let mut message = input.clone();
     let mut parts = name.split('.').peekable();
@@ -370,39 +386,6 @@ fn check_path_field(input: &MessageDescriptor, name: &str) -> anyhow::Result<()>
         }
     }
     Ok(())
-}
-
-fn shape_of(segments: &[Segment]) -> String {
-    let parts: Vec<&str> = segments
-        .iter()
-        .map(|s| match s {
-            Segment::Literal(l) => l.as_str(),
-            Segment::Variable(_) => "*",
-        })
-        .collect();
-    format!("/{}", parts.join("/"))
-}
-
-fn split_path(path: &str) -> Option<Vec<&str>> {
-    let rest = path.strip_prefix('/')?;
-    if rest.is_empty() {
-        return Some(Vec::new());
-    }
-    Some(rest.split('/').collect())
-}
-
-fn matches(pattern: &[Segment], segments: &[&str]) -> bool {
-    pattern.len() == segments.len()
-        && pattern.iter().zip(segments).all(|(p, s)| match p {
-            Segment::Literal(l) => l == s,
-            Segment::Variable(_) => !s.is_empty(),
-        })
-}
-
-fn decode_segment(raw: &str) -> String {
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 #[cfg(test)]
@@ -649,6 +632,28 @@ mod tests {
         let ok = pool_with(|m| set_get_template(m, "/api/v1/other/{thing_id}")).unwrap();
         let (route, _) = found(ok.resolve(&Method::GET, "/api/v1/other/1"));
         assert_eq!(route.method.name(), "Extra");
+    }
+
+    fn set_input(method: &mut DynamicMessage, input: &str) {
+        set_get_template(method, "/api/v1/unsupported");
+        method.set_field_by_name("input_type", prost_reflect::Value::String(input.into()));
+    }
+
+    #[test]
+    fn unsupported_features_are_refused_at_start_up() {
+        let err = pool_with(|m| set_input(m, ".testing.v1.WithChoice")).unwrap_err();
+        assert!(format!("{err:#}").contains("oneof \"choice\""), "{err:#}");
+        let err = pool_with(|m| set_input(m, ".testing.v1.WithDuration")).unwrap_err();
+        assert!(format!("{err:#}").contains("Duration"), "{err:#}");
+        let err = pool_with(|m| {
+            set_get_template(m, "/api/v1/streams");
+            m.set_field_by_name("server_streaming", prost_reflect::Value::Bool(true));
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("streaming"), "{err:#}");
+        // Every message of the served API passes.
+        let served = DescriptorPool::decode(crate::grpc::pb::FILE_DESCRIPTOR_SET).unwrap();
+        assert!(RouteTable::from_pool(&served, "/api/v1").is_ok());
     }
 
     #[test]
