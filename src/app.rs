@@ -43,7 +43,7 @@ pub async fn bootstrap(state: &AppState) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("FIRST_SUPERUSER_EMAIL: {e}"))?;
     let password = config.first_superuser_password.expose_secret();
     // Outside production, demo mode may bootstrap with a published demo
-    // password (contract 4.3); those work at login only in demo mode.
+    // password (docs/configuration.md#start-up-order-serve); those work at login only in demo mode.
     let demo_exempt = config.demo_mode
         && !config.is_production()
         && crate::domain::password::DEMO_PASSWORDS.contains(&password);

@@ -1,5 +1,5 @@
 //! Configuration: one typed struct read once from the environment (names and
-//! defaults of the contract's section 4), validated before anything is served.
+//! defaults in docs/configuration.md), validated before anything is served.
 //! Tests build it in code with [`Config::from_lookup`] and never read `.env`.
 
 use std::net::SocketAddr;
@@ -256,7 +256,7 @@ impl Reader<'_> {
     }
 }
 
-/// Booleans as the contract accepts them (section 1.7).
+/// Booleans as the API accepts them (docs/api.md#query-parameters).
 pub fn parse_bool(raw: &str) -> Option<bool> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),

@@ -1,4 +1,4 @@
-//! Errors: the contract's code table and the service error type.
+//! Errors: the code table (docs/errors.md#codes) and the service error type.
 //!
 //! [`Code`] is the one table mapping each envelope code to its `tonic::Code`
 //! and HTTP status. [`Error`] has one variant per cause; each knows its code,
@@ -338,7 +338,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The contract code.
+    /// The API error code.
     pub fn code(&self) -> Code {
         match self {
             Self::NotAuthenticated | Self::CredentialsUnverifiable => Code::AuthenticationRequired,

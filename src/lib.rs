@@ -1,5 +1,6 @@
-//! identityd: accounts, logins, per-device sessions and (next) organizations,
-//! served as gRPC, grpc-web and REST/JSON from one protobuf definition.
+//! identityd: accounts, logins, per-device sessions, organizations and their
+//! administration, served as gRPC, grpc-web and REST/JSON from one protobuf
+//! definition. How the API behaves: `docs/api.md`.
 //!
 //! Map of the crate (dependencies flow downwards only):
 //!

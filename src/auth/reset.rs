@@ -1,4 +1,4 @@
-//! Password-reset tokens (contract section 2.1.4): `<payload>.<signature>`,
+//! Password-reset tokens (docs/security.md#password-reset): `<payload>.<signature>`,
 //! the signature an HMAC over the payload and the user's CURRENT password
 //! hash. Changing the password by any path therefore kills every outstanding
 //! token, and a token works once. Nothing is stored.

@@ -1,4 +1,4 @@
-//! First-party JWTs (contract section 2.1.1): HMAC-signed access and refresh
+//! First-party JWTs (docs/endpoints.md#tokens-and-sessions): HMAC-signed access and refresh
 //! tokens, both bound to a session (`sid`). Expiry is checked here against
 //! the injected clock, with no leeway; signature and shape by jsonwebtoken.
 

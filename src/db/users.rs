@@ -190,7 +190,7 @@ pub async fn update_user(
     .map(drop)
 }
 
-/// Sortable user columns (the contract's allow-list).
+/// Sortable user columns (the API's allow-list, docs/api.md#sorting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserSortField {
     /// `created_at`.

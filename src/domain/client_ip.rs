@@ -1,4 +1,4 @@
-//! Client IP resolution behind trusted reverse proxies, and the rate-limit key (REST contract §1.11, §1.12).
+//! Client IP resolution behind trusted reverse proxies, and the rate-limit key (docs/security.md#network-edge).
 //!
 //! Forwarding headers are believed only when the socket peer is a trusted proxy. IPv4-mapped IPv6
 //! addresses (`::ffff:a.b.c.d`) are converted to IPv4 everywhere.
@@ -50,7 +50,7 @@ impl TrustedProxies {
     }
 }
 
-/// Resolves the client IP per §1.12 steps 1–4 from the socket peer and the forwarding headers.
+/// Resolves the client IP from the socket peer and the forwarding headers.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
     let peer = peer.to_canonical();
     if !trusted.contains(peer) {
@@ -111,7 +111,7 @@ pub fn client_network(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Rate-limit key of a client IP (§1.11): IPv4 whole, IPv6 its /64 prefix (e.g. `2001:db8:1:2::/64`).
+/// Rate-limit key of a client IP: IPv4 whole, IPv6 its /64 prefix (e.g. `2001:db8:1:2::/64`).
 pub fn rate_limit_key(ip: IpAddr) -> String {
     match client_network(ip) {
         IpAddr::V4(v4) => v4.to_string(),

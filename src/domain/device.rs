@@ -1,4 +1,4 @@
-//! Device information captured when a session is created (REST contract §1.12).
+//! Device information captured when a session is created (docs/endpoints.md#device-information).
 //!
 //! The device name is derived from the `User-Agent` with case-insensitive substring tests (first matching
 //! row wins); values are truncated to their column limits and never rejected.
@@ -20,11 +20,11 @@ pub const MAX_USER_AGENT: usize = 500;
 /// Name used when nothing can be derived from the User-Agent.
 const UNKNOWN_DEVICE: &str = "Unknown device";
 
-/// Android model pattern of §1.12; `None` only if it failed to compile (then no model is ever found).
+/// Android model pattern; `None` only if it failed to compile (then no model is ever found).
 static ANDROID_MODEL: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"(?i)android[^;)]*;\s*([^;)]+?)\s+build").ok());
 
-/// Derives the human-readable device name from a `User-Agent` per the §1.12 table.
+/// Derives the human-readable device name from a `User-Agent` (docs/endpoints.md#device-information).
 pub fn device_name(user_agent: Option<&str>) -> String {
     let Some(ua) = user_agent.filter(|ua| !ua.is_empty()) else {
         return UNKNOWN_DEVICE.to_owned();
@@ -82,7 +82,7 @@ pub fn device_name(user_agent: Option<&str>) -> String {
     browser.unwrap_or(UNKNOWN_DEVICE).to_owned()
 }
 
-/// Browser detection of §1.12 on the lower-cased User-Agent; first match wins.
+/// Browser detection on the lower-cased User-Agent; first match wins.
 fn detect_browser(lower: &str) -> Option<&'static str> {
     let has = |needle: &str| lower.contains(needle);
     if has("edg/") || has("edge/") {
@@ -152,7 +152,7 @@ pub struct DeviceInfo {
 
 impl DeviceInfo {
     /// Builds the device information from raw header bytes (non-UTF-8 replaced by U+FFFD) and the
-    /// client IP of §1.12; over-long values are truncated.
+    /// resolved client IP; over-long values are truncated.
     pub fn from_request(
         user_agent: Option<&[u8]>,
         device_id: Option<&[u8]>,

@@ -1,4 +1,4 @@
-//! E-mail address validation and normalisation (REST contract §1.10.1).
+//! E-mail address validation and normalisation (docs/api.md#email).
 //!
 //! An address is trimmed, checked against a deliberately small syntax (RFC 5322 `atext` local part plus
 //! non-ASCII characters, a host name domain of at least two labels) and then lower-cased as a whole using
@@ -23,7 +23,7 @@ const MAX_LABEL_LEN: usize = 63;
 pub struct Email(String);
 
 impl Email {
-    /// Validates `raw` per §1.10.1 and returns its normalised form; the error is the contract message.
+    /// Validates `raw` and returns its normalised form; the error is the documented message.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let trimmed = raw.trim();
         // Lower-casing can lengthen an address ('İ' becomes two characters):
@@ -64,7 +64,7 @@ pub fn normalize_email(raw: &str) -> String {
     raw.trim().to_lowercase()
 }
 
-/// Whether the (already trimmed) address satisfies the §1.10.1 syntax.
+/// Whether the (already trimmed) address satisfies the syntax of docs/api.md#email.
 fn is_valid(address: &str) -> bool {
     let len = address.chars().count();
     if !(MIN_LEN..=MAX_LEN).contains(&len) || address.chars().any(is_invisible) {

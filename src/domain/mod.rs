@@ -1,5 +1,6 @@
 //! Domain rules that need no I/O: field validation and normalisation
-//! (contract section 1.10), device naming and client-IP resolution (1.12).
+//! (docs/api.md#field-rules), device naming (docs/endpoints.md#device-information)
+//! and client-IP resolution (docs/security.md#network-edge).
 
 pub mod client_ip;
 pub mod device;

@@ -1,4 +1,4 @@
-//! Organization field rules (contract section 1.10.5).
+//! Organization field rules (docs/api.md#organization-fields).
 
 use super::profile::check_no_nul;
 

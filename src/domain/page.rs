@@ -1,4 +1,4 @@
-//! Pagination and sort direction (contract section 1.8).
+//! Pagination and sort direction (docs/api.md#pagination-sorting-and-search).
 
 /// A validated page request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

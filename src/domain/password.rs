@@ -1,10 +1,10 @@
-//! Password strength rules for new passwords (REST contract §1.10.2).
+//! Password strength rules for new passwords (docs/api.md#passwords).
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-/// Demo account passwords (§2.1.3, §4.3); they do not satisfy [`check_new_password`].
+/// Demo account passwords (docs/endpoints.md#login); they do not satisfy [`check_new_password`].
 pub const DEMO_PASSWORDS: [&str; 2] = ["Demo123!", "Admin123!"];
 
 /// Minimum password length, in characters.
@@ -44,7 +44,7 @@ pub const COMMON_PASSWORDS: [&str; 23] = [
 /// Characters that count as "special".
 const SPECIAL_CHARS: &str = "!@#$%^&*()_+-=[]{};:,.<>?~`|";
 
-/// Checks a new password against §1.10.2; the error is the contract message of the first failing rule.
+/// Checks a new password against docs/api.md#passwords; the error is the message of the first failing rule.
 ///
 /// `bcrypt_limit` enables the 72-byte rule (`PASSWORD_HASHER=bcrypt`).
 pub fn check_new_password(password: &str, bcrypt_limit: bool) -> Result<(), String> {

@@ -1,6 +1,6 @@
-//! Profile field rules: names, phone number and locale (REST contract §1.7, §1.10.3–§1.10.5).
+//! Profile field rules: names, phone number and locale (docs/api.md#field-rules).
 //!
-//! Every function rejects strings containing U+0000 (§1.7) before applying its own rule.
+//! Every function rejects strings containing U+0000 (docs/api.md#request-validation) before applying its own rule.
 
 /// Message for a string containing U+0000.
 pub const NUL_MESSAGE: &str = "String should not contain null characters";
@@ -66,7 +66,7 @@ pub fn parse_last_name(raw: Option<&str>) -> Result<Option<String>, String> {
     }
 }
 
-/// `phone_number` (§1.10.3): null allowed; blank rejected; spaces (any whitespace), hyphens and
+/// `phone_number` (docs/api.md#phone-numbers): null allowed; blank rejected; spaces (any whitespace), hyphens and
 /// parentheses removed; the result must be `+` or `0` followed by 8–14 ASCII digits. Returns the cleaned form.
 pub fn parse_phone_number(raw: Option<&str>) -> Result<Option<String>, String> {
     let Some(raw) = raw else {
@@ -94,7 +94,7 @@ pub fn parse_phone_number(raw: Option<&str>) -> Result<Option<String>, String> {
     }
 }
 
-/// `locale` (§1.10.4): null allowed; at most 10 characters matching (case-insensitively) `ll` or
+/// `locale` (docs/api.md#locale): null allowed; at most 10 characters matching (case-insensitively) `ll` or
 /// `ll-cc`; lower-cased; must be one of [`SUPPORTED_LOCALES`].
 pub fn parse_locale(raw: Option<&str>) -> Result<Option<String>, String> {
     let Some(raw) = raw else {

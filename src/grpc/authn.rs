@@ -123,7 +123,7 @@ impl MethodPolicy {
 pub struct InProcess;
 
 /// Validates the bearer token of `headers` (if any) and applies `level`:
-/// steps 5 and 6 of the contract's order of checks. `Ok(None)`: anonymous
+/// steps 5 and 6 of docs/api.md#order-of-checks. `Ok(None)`: anonymous
 /// on a public method.
 pub async fn admit(
     state: &AppState,

@@ -1,7 +1,7 @@
-//! The request body limit (contract section 1.13), on bytes actually
+//! The request body limit (docs/api.md#body-limits), on bytes actually
 //! received: a declared `Content-Length` over the limit is refused at once,
 //! and every body that is read is capped so that reading past the limit
-//! fails. Applied after routing (404/405 come first, contract 1.2).
+//! fails. Applied after routing (404/405 come first, docs/api.md#order-of-checks).
 
 use axum::body::Body;
 use axum::response::Response;

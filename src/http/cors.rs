@@ -1,4 +1,4 @@
-//! CORS (contract section 1.13): exact allowed origins, credentials, a fixed
+//! CORS (docs/api.md#cors): exact allowed origins, credentials, a fixed
 //! method and header list; preflights from other origins are refused with the
 //! envelope. grpc-web's headers are allowed and its status headers exposed.
 

@@ -1,4 +1,4 @@
-//! The REST error envelope (contract section 1.4):
+//! The REST error envelope (docs/errors.md#error-envelope):
 //! `{"success": false, "errors": [{"code", "message", "field"}]}`, built from a
 //! [`Code`] directly or from a `tonic::Status` with its ErrorInfo and
 //! BadRequest details.

@@ -1,5 +1,5 @@
 //! Request ids, request logging, security headers and cache policy on every
-//! response (contract section 1.13), errors and 500s included.
+//! response (docs/api.md#response-headers), errors and 500s included.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,7 +41,7 @@ impl Settings {
     }
 }
 
-/// The security headers of every response (contract section 1.13); `html`
+/// The security headers of every response (docs/api.md#security-headers); `html`
 /// selects the page CSP. `Referrer-Policy` is kept when a page set its own.
 pub fn secure(headers: &mut HeaderMap, hsts: bool, html: bool) {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

@@ -1,4 +1,4 @@
-//! Administration (contract section 2.7): superusers only. Users CRUD with
+//! Administration (docs/endpoints.md#admin): superusers only. Users CRUD with
 //! superuser grants, activation, bulk actions, organizations and their
 //! members without the member-facing owner rules, sessions, statistics.
 

@@ -1,4 +1,4 @@
-//! First-party authentication (contract section 2.1): sign-up, password
+//! First-party authentication (docs/endpoints.md#auth): sign-up, password
 //! login, refresh rotation with reuse detection, logout and password reset.
 
 use chrono::Duration;

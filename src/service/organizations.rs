@@ -1,4 +1,4 @@
-//! Organizations as their members see them (contract section 2.6): roles,
+//! Organizations as their members see them (docs/endpoints.md#organizations): roles,
 //! the owner rules and the last-owner rule. Superusers act as owners.
 
 use scoped_futures::ScopedFutureExt as _;
@@ -69,7 +69,7 @@ struct Access {
     role: Role,
 }
 
-/// The organization and the caller's effective role, or the contract's
+/// The organization and the caller's effective role, or the
 /// 403/404: non-members get 403 even for unknown ids; superusers act as
 /// owners and get 404 for unknown ids.
 async fn access(conn: &mut DbConn, caller: &Principal, org_id: Id) -> Result<Access, Error> {

@@ -1,4 +1,4 @@
-//! Bearer validation (contract section 1.3.1): the one place that turns an
+//! Bearer validation (docs/api.md#bearer-validation): the one place that turns an
 //! access token into a caller. Both gRPC and transcoded REST pass through it.
 
 use crate::auth::tokens::ACCESS;

@@ -1,4 +1,4 @@
-//! The caller's sessions (contract section 2.5).
+//! The caller's sessions (docs/endpoints.md#sessions).
 
 use crate::db::sessions::{self, SessionRow};
 use crate::db::types::Id;

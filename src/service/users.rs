@@ -1,4 +1,4 @@
-//! Users (contract section 2.4): the caller's profile and password, users by
+//! Users (docs/endpoints.md#users): the caller's profile and password, users by
 //! id, the superuser listing, and the deactivation and deletion effects every
 //! path shares.
 

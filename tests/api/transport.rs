@@ -381,7 +381,7 @@ async fn trusted_proxy_forwarding_header_is_believed() {
 }
 
 db_test!(authentication_is_checked_before_validation, |app| {
-    // No token and a broken body: 401, not 422 (contract 1.2).
+    // No token and a broken body: 401, not 422 (docs/api.md#order-of-checks).
     let broken = app
         .send(
             app.http
@@ -441,7 +441,7 @@ async fn health_reports_redis_without_changing_the_status() {
     assert_eq!(health.body["checks"]["redis"]["status"], "healthy");
 }
 
-db_test!(review_regressions_answer_4xx_in_contract_order, |app| {
+db_test!(review_regressions_answer_4xx_in_the_documented_order, |app| {
     let (plain, _) = app.member("order2@example.com").await;
     // Role (step 6) before validation (step 7).
     app.get_auth("/api/v1/admin/users?page=abc", &plain)

@@ -154,7 +154,7 @@ impl JsonDecoder<'_> {
             Kind::Enum(desc) => {
                 let number = match json {
                     Json::Null => Some(0),
-                    // Exactly the lower-case names (contract 1.7), never numbers.
+                    // Exactly the lower-case names (docs/api.md#json-bodies), never numbers.
                     Json::String(s) => enum_number(desc, s),
                     _ => None,
                 };

@@ -13,7 +13,7 @@ use serde_json::{Number, Value as Json};
 
 use super::scalars::{LIST_VALUE, STRUCT, TIMESTAMP, VALUE, enum_json, is_wrapper};
 
-/// Encodes a message to the contract's JSON; `response_body` selects one field
+/// Encodes a message to the API's JSON (docs/api.md#response-format); `response_body` selects one field
 /// (an unknown field name encodes the whole message).
 pub(super) fn encode_response(message: &DynamicMessage, response_body: Option<&str>) -> Json {
     match response_body.and_then(|name| message.descriptor().get_field_by_name(name)) {

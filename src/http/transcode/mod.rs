@@ -4,7 +4,7 @@
 //! request: match the route, build the request message from path, query and
 //! body, frame it, call the tonic routes in-process (the same stack native
 //! gRPC clients reach, authentication layer included), and turn the reply or
-//! the status into the contract's JSON or error envelope.
+//! the status into the API's JSON (docs/api.md#response-format) or error envelope.
 
 mod decode;
 mod encode;
@@ -100,7 +100,7 @@ impl Transcoder {
         request: Request<Body>,
     ) -> Response {
         let (mut parts, body) = request.into_parts();
-        // The contract's order: declared size (3), authentication and role
+        // docs/api.md#order-of-checks: declared size (3), authentication and role
         // (5, 6), then reading and validating the body (7).
         let limit = self.policy.body_limit(&route.grpc_path);
         if let Some(refusal) = body_limit::check_declared(&parts.headers, limit) {

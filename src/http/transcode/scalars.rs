@@ -62,7 +62,7 @@ pub(super) fn enum_value_name(desc: &EnumDescriptor, number: i32) -> Option<Stri
     )
 }
 
-/// Number of the enum value whose contract name is exactly `name`.
+/// Number of the enum value whose API name is exactly `name`.
 pub(super) fn enum_number(desc: &EnumDescriptor, name: &str) -> Option<i32> {
     desc.values()
         .find(|v| enum_value_name(desc, v.number()).as_deref() == Some(name))
