@@ -20,9 +20,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
     let out = PathBuf::from(env::var("OUT_DIR")?);
 
+    // Source info keeps the proto comments: operation summaries in the
+    // generated OpenAPI document, descriptions in server reflection.
     let descriptor_bytes = protox::Compiler::new(["proto"])?
         .include_imports(true)
-        .include_source_info(false)
+        .include_source_info(true)
         .open_files(SERVED)?
         .encode_file_descriptor_set();
     fs::write(out.join("identity_descriptor.bin"), &descriptor_bytes)?;

@@ -101,6 +101,8 @@ pub struct Config {
     pub log_json: bool,
     /// `DEMO_MODE`.
     pub demo_mode: bool,
+    /// `API_DOCS_ENABLED`: serve the OpenAPI document and the `/docs` page.
+    pub api_docs_enabled: bool,
     /// The database (`DATABASE_URL` or `POSTGRES_*`).
     pub database_url: DatabaseUrl,
     /// Apply pending migrations at start-up (`MIGRATE_ON_START`).
@@ -366,6 +368,7 @@ impl Config {
                 _ => return Err(invalid("LOG_FORMAT", "must be text or json")),
             },
             demo_mode,
+            api_docs_enabled: r.bool("API_DOCS_ENABLED", true)?,
             database_url,
             migrate_on_start: r.bool("MIGRATE_ON_START", true)?,
             db_pool_size: first_of(&r, "DB_POOL_SIZE", "db_pool_size", 20, 1, 1000)?,

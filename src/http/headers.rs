@@ -63,10 +63,14 @@ pub fn secure(headers: &mut HeaderMap, hsts: bool, html: bool) {
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         );
     }
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(if html { HTML_CSP } else { API_CSP }),
-    );
+    // A page with needs of its own (the API docs) sets its policy itself.
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(if html {
+            HTML_CSP
+        } else {
+            API_CSP
+        }));
 }
 
 /// Adds `Origin` to `Vary`: whether CORS headers appear depends on it, on

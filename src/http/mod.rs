@@ -14,7 +14,9 @@ mod cors;
 pub mod envelope;
 mod headers;
 pub use headers::secure as secure_headers;
+pub mod openapi;
 mod pages;
+pub(crate) use pages::html_escape;
 pub mod transcode;
 
 use std::net::SocketAddr;
@@ -38,6 +40,9 @@ struct Dispatch {
     grpc: Router,
     transcoder: transcode::Transcoder,
     policy: grpc::authn::MethodPolicy,
+    /// The OpenAPI document, serialised once; `None` when `API_DOCS_ENABLED`
+    /// is false.
+    api_description: Option<bytes::Bytes>,
 }
 
 /// The whole HTTP application.
@@ -62,11 +67,20 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         policy.clone(),
         grpc_router.clone(),
     )?;
+    let api_description = state.config.api_docs_enabled.then(|| {
+        let info = openapi::Info {
+            title: &state.config.project_name,
+            version: &state.config.version,
+        };
+        let document = openapi::document(&pool, transcoder.routes(), &policy, &info);
+        bytes::Bytes::from(document.to_string())
+    });
     let dispatch = Arc::new(Dispatch {
         state: state.clone(),
         grpc: grpc_router,
         transcoder,
         policy,
+        api_description,
     });
     let settings = Arc::new(headers::Settings::new(&state.config));
     let cors = Arc::new(cors::Cors::new(&state.config.cors_origins));
@@ -97,13 +111,49 @@ async fn dispatch_request(State(app): State<Arc<Dispatch>>, request: Request) ->
         };
     }
     let get_like = matches!(*request.method(), Method::GET | Method::HEAD);
-    match request.uri().path() {
+    let path = request.uri().path();
+    if let Some(description) = &app.api_description
+        && let Some(answer) = api_docs(&app, path, get_like, description)
+    {
+        return answer;
+    }
+    match path {
         "/health" if get_like => pages::health(&app.state).await,
         "/" if get_like => pages::root(&app.state),
         "/health" | "/" => method_not_allowed("GET, HEAD"),
         "/health/" => redirect(&request, "/health"),
         _ => app.transcoder.handle(request).await,
     }
+}
+
+/// The OpenAPI document and the `/docs` page, when `path` is theirs.
+fn api_docs(
+    app: &Dispatch,
+    path: &str,
+    get_like: bool,
+    description: &bytes::Bytes,
+) -> Option<Response> {
+    let document = path == "/openapi.json"
+        || path
+            .strip_prefix(app.state.config.api_prefix.as_str())
+            .is_some_and(|rest| rest == "/openapi.json");
+    let page = path == "/docs" || path.starts_with("/docs/");
+    if !(document || page) {
+        return None;
+    }
+    if !get_like {
+        return Some(method_not_allowed("GET, HEAD"));
+    }
+    if document {
+        let mut response = Response::new(Body::from(description.clone()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return Some(response);
+    }
+    openapi::page::serve(path, &app.state.config.project_name)
+        .or_else(|| Some(envelope::error(Code::NotFound, "Not found", None)))
 }
 
 /// 307 to `path`, keeping the query string.

@@ -57,7 +57,8 @@ pub async fn health(state: &AppState) -> Response {
     json_response(status, &body)
 }
 
-fn html_escape(raw: &str) -> String {
+/// Escapes text for HTML element content and attribute values.
+pub(crate) fn html_escape(raw: &str) -> String {
     raw.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

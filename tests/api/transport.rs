@@ -441,106 +441,109 @@ async fn health_reports_redis_without_changing_the_status() {
     assert_eq!(health.body["checks"]["redis"]["status"], "healthy");
 }
 
-db_test!(review_regressions_answer_4xx_in_the_documented_order, |app| {
-    let (plain, _) = app.member("order2@example.com").await;
-    // Role (step 6) before validation (step 7).
-    app.get_auth("/api/v1/admin/users?page=abc", &plain)
-        .await
-        .error(403, "AUTH_004");
-    app.get_auth("/api/v1/users?is_active=maybe", &plain)
-        .await
-        .error(403, "AUTH_004");
-    let broken = app
-        .send(
-            app.http
-                .post(app.url("/api/v1/admin/users"))
-                .bearer_auth(&plain)
-                .header("content-type", "application/json")
-                .body("{oops"),
-        )
-        .await;
-    broken.error(403, "AUTH_004");
-    // Routing (step 1) before the body limit (step 3).
-    let huge = app
-        .send(
-            app.http
-                .post(app.url("/api/v1/nowhere"))
-                .header("content-length", "99999999999")
-                .body(""),
-        )
-        .await;
-    assert!(huge.status == 404 || huge.status == 400, "{}", huge.status);
-    // Past the route's limit: 413, never 500; under it, an over-long field
-    // is a 422 on that field.
-    let big = app
-        .post(
-            "/api/v1/auth/register",
-            json!({"email": "big@example.com", "password": "Correct-Horse-42!",
+db_test!(
+    review_regressions_answer_4xx_in_the_documented_order,
+    |app| {
+        let (plain, _) = app.member("order2@example.com").await;
+        // Role (step 6) before validation (step 7).
+        app.get_auth("/api/v1/admin/users?page=abc", &plain)
+            .await
+            .error(403, "AUTH_004");
+        app.get_auth("/api/v1/users?is_active=maybe", &plain)
+            .await
+            .error(403, "AUTH_004");
+        let broken = app
+            .send(
+                app.http
+                    .post(app.url("/api/v1/admin/users"))
+                    .bearer_auth(&plain)
+                    .header("content-type", "application/json")
+                    .body("{oops"),
+            )
+            .await;
+        broken.error(403, "AUTH_004");
+        // Routing (step 1) before the body limit (step 3).
+        let huge = app
+            .send(
+                app.http
+                    .post(app.url("/api/v1/nowhere"))
+                    .header("content-length", "99999999999")
+                    .body(""),
+            )
+            .await;
+        assert!(huge.status == 404 || huge.status == 400, "{}", huge.status);
+        // Past the route's limit: 413, never 500; under it, an over-long field
+        // is a 422 on that field.
+        let big = app
+            .post(
+                "/api/v1/auth/register",
+                json!({"email": "big@example.com", "password": "Correct-Horse-42!",
             "first_name": "x".repeat(5 * 1024 * 1024)}),
-        )
-        .await;
-    big.error(413, "VAL_007");
-    let big = app
-        .post(
-            "/api/v1/auth/register",
-            json!({"email": "big@example.com", "password": "Correct-Horse-42!",
+            )
+            .await;
+        big.error(413, "VAL_007");
+        let big = app
+            .post(
+                "/api/v1/auth/register",
+                json!({"email": "big@example.com", "password": "Correct-Horse-42!",
             "first_name": "x".repeat(60 * 1024)}),
-        )
-        .await;
-    assert_eq!(big.error(422, "VAL_001")["field"], "first_name");
-    // Deep but legal nesting inside preferences: a clear 422, never 500.
-    let mut deep = json!(1);
-    for _ in 0..40 {
-        deep = json!({"a": deep});
+            )
+            .await;
+        assert_eq!(big.error(422, "VAL_001")["field"], "first_name");
+        // Deep but legal nesting inside preferences: a clear 422, never 500.
+        let mut deep = json!(1);
+        for _ in 0..40 {
+            deep = json!({"a": deep});
+        }
+        let nested = app
+            .call(
+                "PATCH",
+                "/api/v1/users/me",
+                Some(&plain),
+                Some(json!({"preferences": deep})),
+            )
+            .await;
+        assert_eq!(
+            nested.error(422, "VAL_001")["message"],
+            "Request body is nested too deeply"
+        );
+        let shallow = app
+            .call(
+                "PATCH",
+                "/api/v1/users/me",
+                Some(&plain),
+                Some(json!({"preferences": {"a": {"b": {"c": [1, 2]}}}})),
+            )
+            .await;
+        assert_eq!(shallow.status, 200, "{}", shallow.body);
+        // Enum members are names, never numbers.
+        let root = app.superuser().await;
+        let org = app
+            .call(
+                "POST",
+                "/api/v1/admin/organizations",
+                Some(&root),
+                Some(json!({"name": "E", "slug": "e"})),
+            )
+            .await;
+        let (_, uid) = app.member("enum@example.com").await;
+        let numeric = app
+            .call(
+                "POST",
+                &format!(
+                    "/api/v1/admin/organizations/{}/members",
+                    org.body["id"].as_str().unwrap()
+                ),
+                Some(&root),
+                Some(json!({"user_id": uid, "role": 1})),
+            )
+            .await;
+        assert_eq!(numeric.error(422, "VAL_001")["field"], "role");
+        let slash = app.send(app.http.get(app.url("/health/"))).await;
+        assert_eq!(slash.status, 307);
+        assert_eq!(slash.header("location"), Some("/health"));
     }
-    let nested = app
-        .call(
-            "PATCH",
-            "/api/v1/users/me",
-            Some(&plain),
-            Some(json!({"preferences": deep})),
-        )
-        .await;
-    assert_eq!(
-        nested.error(422, "VAL_001")["message"],
-        "Request body is nested too deeply"
-    );
-    let shallow = app
-        .call(
-            "PATCH",
-            "/api/v1/users/me",
-            Some(&plain),
-            Some(json!({"preferences": {"a": {"b": {"c": [1, 2]}}}})),
-        )
-        .await;
-    assert_eq!(shallow.status, 200, "{}", shallow.body);
-    // Enum members are names, never numbers.
-    let root = app.superuser().await;
-    let org = app
-        .call(
-            "POST",
-            "/api/v1/admin/organizations",
-            Some(&root),
-            Some(json!({"name": "E", "slug": "e"})),
-        )
-        .await;
-    let (_, uid) = app.member("enum@example.com").await;
-    let numeric = app
-        .call(
-            "POST",
-            &format!(
-                "/api/v1/admin/organizations/{}/members",
-                org.body["id"].as_str().unwrap()
-            ),
-            Some(&root),
-            Some(json!({"user_id": uid, "role": 1})),
-        )
-        .await;
-    assert_eq!(numeric.error(422, "VAL_001")["field"], "role");
-    let slash = app.send(app.http.get(app.url("/health/"))).await;
-    assert_eq!(slash.status, 307);
-    assert_eq!(slash.header("location"), Some("/health"));
-});
+);
 
 #[tokio::test]
 async fn oversized_streamed_body_without_a_token_is_401_first() {

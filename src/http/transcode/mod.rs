@@ -17,6 +17,9 @@ mod scalars;
 mod template;
 mod text;
 
+pub use self::routes::{BodyFormat, BodySpec, Route};
+pub(crate) use self::scalars::enum_value_name;
+
 use axum::Router;
 use axum::body::Body;
 use axum::response::Response;
@@ -28,7 +31,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage};
 use tower::ServiceExt as _;
 
 use self::request::{DecodeError, decode_request};
-use self::routes::{Resolution, Route, RouteTable};
+use self::routes::{Resolution, RouteTable};
 use super::{body_limit, envelope, method_not_allowed};
 use crate::error::Code;
 use crate::grpc::authn;
@@ -67,6 +70,11 @@ impl Transcoder {
             state,
             policy,
         })
+    }
+
+    /// Every REST route, in table order.
+    pub fn routes(&self) -> impl Iterator<Item = &Route> + Clone {
+        self.table.routes()
     }
 
     /// Answers one REST request.

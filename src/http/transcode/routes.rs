@@ -57,6 +57,21 @@ pub struct Route {
     pub body_format: BodyFormat,
 }
 
+impl Route {
+    /// Names of the path variables, in template order (`filter.label` for a
+    /// nested field).
+    pub fn variables(&self) -> Vec<String> {
+        parse_template(&self.template)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|segment| match segment {
+                Segment::Variable(name) => Some(name),
+                Segment::Literal(_) => None,
+            })
+            .collect()
+    }
+}
+
 /// Outcome of [`RouteTable::resolve`].
 #[derive(Debug)]
 pub enum Resolution<'a> {
@@ -288,7 +303,7 @@ impl RouteTable {
         dead_code,
         reason = "for listings (OpenAPI, tests); the request path does not need it"
     )]
-    pub fn routes(&self) -> impl Iterator<Item = &Route> {
+    pub fn routes(&self) -> impl Iterator<Item = &Route> + Clone {
         self.entries.iter().map(|e| &e.route)
     }
 }

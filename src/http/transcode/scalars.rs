@@ -39,7 +39,7 @@ pub(super) fn is_special(desc: &MessageDescriptor) -> bool {
 
 /// Contract name of an enum value: the value name without the enum's type-name
 /// prefix, lower-cased. `None` for a zero `*_UNSPECIFIED` value (encoded as null).
-pub(super) fn enum_value_name(desc: &EnumDescriptor, number: i32) -> Option<String> {
+pub(crate) fn enum_value_name(desc: &EnumDescriptor, number: i32) -> Option<String> {
     let value = desc.get_value(number)?;
     if number == 0 && value.name().ends_with("_UNSPECIFIED") {
         return None;
