@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use crate::db::types::Timestamp;
+use crate::domain::types::Timestamp;
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {

@@ -402,6 +402,11 @@ impl Error {
         }
     }
 
+    /// The database is unavailable, for `cause`.
+    pub fn unavailable(cause: impl Into<String>) -> Self {
+        Self::Unavailable(DbError::Unavailable(cause.into()))
+    }
+
     /// Wraps an unexpected failure.
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         Self::Internal(err.into())

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::db::types::{Id, Timestamp};
+use crate::domain::types::{Id, Timestamp};
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::config::JwtAlgorithm;
-use crate::db::types::{Id, Timestamp};
+use crate::domain::types::{Id, Timestamp};
 
 /// `type` claim of access tokens.
 pub const ACCESS: &str = "access";

@@ -10,6 +10,7 @@ use diesel_async::RunQueryDsl as _;
 use super::schema::users;
 use super::types::{Id, Timestamp};
 use super::{DbConn, DbResult, map_err};
+pub use crate::domain::listing::{UserFilter, UserSortField};
 use crate::domain::page::{PageRequest, SortOrder};
 use crate::with_backend;
 
@@ -188,32 +189,6 @@ pub async fn update_user(
         diesel::update(users::table.find(id)).set(&changes).execute(c).await
     }))
     .map(drop)
-}
-
-/// Sortable user columns (the API's allow-list, docs/api.md#sorting).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserSortField {
-    /// `created_at`.
-    CreatedAt,
-    /// `updated_at`.
-    UpdatedAt,
-    /// `email`.
-    Email,
-    /// `first_name`.
-    FirstName,
-    /// `last_name` (nullable).
-    LastName,
-}
-
-/// Filters of a user listing; deleted users are always excluded.
-#[derive(Debug, Clone, Default)]
-pub struct UserFilter {
-    /// Only users in this activation state.
-    pub is_active: Option<bool>,
-    /// Only users with this superuser status.
-    pub is_superuser: Option<bool>,
-    /// Case-insensitive literal substring of email, first or last name.
-    pub search: Option<String>,
 }
 
 /// Escapes `%`, `_` and `\` so that a search term matches literally.

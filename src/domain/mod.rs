@@ -5,8 +5,10 @@
 pub mod client_ip;
 pub mod device;
 pub mod email;
+pub mod listing;
 pub mod organization;
 pub mod page;
 pub mod password;
 pub mod profile;
 pub mod role;
+pub mod types;

@@ -1,18 +1,16 @@
 //! `identity.v1.AdminService`: decode, call `service::admin`, encode. Every
-//! method checks the superuser role before validating its request.
+//! method needs a superuser: the authentication layer refuses others
+//! before the request is decoded, and the service checks again.
 
 use tonic::{Request, Response, Status};
 
 use super::authn::require_user;
-use super::input::{self, Patch, UpdateMode};
-use super::user_service::{path_id, user_query};
+use super::input::{self, UpdateMode};
+use super::requests::{bulk, new_organization, new_user, page_and, path_id, user_query};
 use super::{convert, pb};
-use crate::domain::organization::{parse_description, parse_name, parse_slug};
 use crate::domain::role::Role;
-use crate::error::{Error, Violations};
-use crate::service::admin::{self, BulkAction, NewOrganization, NewUser};
-use crate::service::authz::require_superuser;
-use crate::service::principal::Principal;
+use crate::error::Violations;
+use crate::service::admin;
 use crate::state::AppState;
 
 /// The AdminService implementation.
@@ -27,122 +25,13 @@ impl AdminApi {
     }
 }
 
-/// The caller, who must be a superuser (401, then 403, before validation).
-fn superuser<T>(request: &Request<T>) -> Result<Principal, Status> {
-    let caller = require_user(request)?;
-    require_superuser(&caller)?;
-    Ok(caller)
-}
-
-fn new_user(req: pb::CreateUserRequest) -> Result<NewUser, Error> {
-    let account = convert::new_account(pb::RegisterRequest {
-        email: req.email,
-        password: req.password,
-        first_name: req.first_name,
-        last_name: req.last_name,
-        phone_number: req.phone_number,
-    })?;
-    Ok(NewUser {
-        account,
-        is_superuser: req.is_superuser.unwrap_or(false),
-        is_active: req.is_active.unwrap_or(true),
-    })
-}
-
-fn new_organization(req: pb::CreateOrganizationRequest) -> Result<NewOrganization, Error> {
-    let mut v = Violations::new();
-    let name = v
-        .required("name", req.name)
-        .and_then(|n| v.check("name", parse_name(&n)));
-    let slug = v
-        .required("slug", req.slug)
-        .and_then(|s| v.check("slug", parse_slug(&s)));
-    let description = req
-        .description
-        .and_then(|d| v.check("description", parse_description(&d)));
-    let settings = match req.settings {
-        None => Some(Some("{}".to_owned())),
-        Some(value) => input::patch_object(&mut v, "settings", Some(value)).map(|p| match p {
-            Patch::Set(text) => Some(text),
-            Patch::Null | Patch::Absent => None,
-        }),
-    };
-    v.finish()?;
-    match (name, slug, settings) {
-        (Some(name), Some(slug), Some(settings)) => Ok(NewOrganization {
-            name,
-            slug,
-            description,
-            is_active: req.is_active.unwrap_or(true),
-            settings,
-        }),
-        _ => Err(Error::internal(anyhow::anyhow!(
-            "validation passed with a missing field"
-        ))),
-    }
-}
-
-fn bulk(req: pb::BulkActionRequest) -> Result<(BulkAction, Vec<crate::db::types::Id>), Error> {
-    let mut v = Violations::new();
-    let action = match req.action.as_deref() {
-        None => {
-            v.add("action", "Field required");
-            None
-        }
-        Some("activate") => Some(BulkAction::Activate),
-        Some("deactivate") => Some(BulkAction::Deactivate),
-        Some("delete") => Some(BulkAction::Delete),
-        Some(_) => {
-            v.add(
-                "action",
-                "Input should be 'activate', 'deactivate' or 'delete'",
-            );
-            None
-        }
-    };
-    if req.user_ids.is_empty() {
-        v.add("user_ids", "List should have at least 1 item");
-    } else if req.user_ids.len() > 100 {
-        v.add("user_ids", "List should have at most 100 items");
-    }
-    // Too many ids are refused as a whole, not checked one by one.
-    let ids: Vec<_> = req
-        .user_ids
-        .iter()
-        .take_while(|_| req.user_ids.len() <= 100)
-        .enumerate()
-        .filter_map(|(i, raw)| input::id(&mut v, &format!("user_ids.{i}"), raw))
-        .collect();
-    v.finish()?;
-    let action = action.ok_or_else(|| Error::internal(anyhow::anyhow!("missing action")))?;
-    Ok((action, ids))
-}
-
-fn page_and(
-    page: Option<i32>,
-    limit: Option<i32>,
-    id: Option<(&str, &str)>,
-) -> Result<
-    (
-        crate::domain::page::PageRequest,
-        Option<crate::db::types::Id>,
-    ),
-    Status,
-> {
-    let mut v = Violations::new();
-    let id = id.and_then(|(field, raw)| input::id(&mut v, field, raw));
-    let page = input::page(&mut v, page, limit);
-    v.finish()?;
-    Ok((page.unwrap_or_default(), id))
-}
-
 #[tonic::async_trait]
 impl pb::admin_service_server::AdminService for AdminApi {
     async fn get_stats(
         &self,
         request: Request<pb::GetStatsRequest>,
     ) -> Result<Response<pb::AdminStats>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let stats = admin::stats(&self.state, &caller).await?;
         Ok(Response::new(convert::stats(stats)))
     }
@@ -151,7 +40,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::UserList>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let query = user_query(request.into_inner(), true)?;
         let page = crate::service::users::list_users(&self.state, &caller, query).await?;
         Ok(Response::new(convert::user_list(page)))
@@ -161,7 +50,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let new = new_user(request.into_inner())?;
         let user = admin::create_user(&self.state, &caller, new).await?;
         Ok(Response::new(convert::user(&user)))
@@ -171,7 +60,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let id = path_id("user_id", &request.get_ref().user_id)?;
         Ok(Response::new(convert::user(
             &admin::get_user(&self.state, &caller, id).await?,
@@ -182,7 +71,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let id = input::id(&mut v, "user_id", &req.user_id);
@@ -198,7 +87,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::DeleteUserRequest>,
     ) -> Result<Response<pb::MessageResponse>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let id = path_id("user_id", &request.get_ref().user_id)?;
         let user = admin::delete_user(&self.state, &caller, id).await?;
         Ok(Response::new(convert::message(format!(
@@ -211,7 +100,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::MessageResponse>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let id = path_id("user_id", &request.get_ref().user_id)?;
         let user = admin::activate_user(&self.state, &caller, id).await?;
         Ok(Response::new(convert::message(format!(
@@ -224,7 +113,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::MessageResponse>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let id = path_id("user_id", &request.get_ref().user_id)?;
         let user = admin::deactivate_user(&self.state, &caller, id).await?;
         Ok(Response::new(convert::message(format!(
@@ -237,7 +126,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::BulkActionRequest>,
     ) -> Result<Response<pb::BulkActionResult>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let (action, ids) = bulk(request.into_inner())?;
         let outcome = admin::bulk_action(&self.state, &caller, action, ids).await?;
         Ok(Response::new(convert::bulk_result(action, &outcome)))
@@ -247,7 +136,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::AdminListOrganizationsRequest>,
     ) -> Result<Response<pb::OrganizationPage>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let page = input::page(&mut v, req.page, req.limit);
@@ -271,7 +160,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::CreateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let new = new_organization(request.into_inner())?;
         let view = admin::create_organization(&self.state, &caller, new).await?;
         Ok(Response::new(convert::organization(&view)))
@@ -281,7 +170,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::AdminOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let id = path_id("org_id", &request.get_ref().org_id)?;
         Ok(Response::new(convert::organization(
             &admin::get_organization(&self.state, &caller, id).await?,
@@ -292,7 +181,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::AdminUpdateOrganizationRequest>,
     ) -> Result<Response<pb::Organization>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let id = input::id(&mut v, "org_id", &req.org_id);
@@ -307,7 +196,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::AdminOrganizationRequest>,
     ) -> Result<Response<pb::MessageResponse>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let id = path_id("org_id", &request.get_ref().org_id)?;
         let name = admin::delete_organization(&self.state, &caller, id).await?;
         Ok(Response::new(convert::message(format!(
@@ -319,7 +208,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::AdminListMembersRequest>,
     ) -> Result<Response<pb::MemberList>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let req = request.into_inner();
         let (page, id) = page_and(req.page, req.limit, Some(("org_id", &req.org_id)))?;
         let id = id.ok_or_else(|| Status::invalid_argument("org_id"))?;
@@ -338,7 +227,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::AdminAddMemberRequest>,
     ) -> Result<Response<pb::MessageResponse>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let id = input::id(&mut v, "org_id", &req.org_id);
@@ -367,7 +256,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::AdminRemoveMemberRequest>,
     ) -> Result<Response<pb::MessageResponse>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let req = request.into_inner();
         let mut v = Violations::new();
         let id = input::id(&mut v, "org_id", &req.org_id);
@@ -386,7 +275,7 @@ impl pb::admin_service_server::AdminService for AdminApi {
         &self,
         request: Request<pb::AdminListSessionsRequest>,
     ) -> Result<Response<pb::AdminSessionPage>, Status> {
-        let caller = superuser(&request)?;
+        let caller = require_user(&request)?;
         let req = request.into_inner();
         let (page, _) = page_and(req.page, req.limit, None)?;
         let sessions =

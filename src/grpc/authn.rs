@@ -139,7 +139,7 @@ pub async fn admit(
         (AccessLevel::Public, outcome) => Ok(outcome.map(|o| Authentication(o.map_err(Arc::new)))),
         (_, None) => Err(Error::NotAuthenticated),
         (_, Some(Err(err))) => Err(err),
-        (AccessLevel::Superuser, Some(Ok(p))) if !p.user.is_superuser => {
+        (AccessLevel::Superuser, Some(Ok(p))) if !p.is_superuser() => {
             Err(Error::forbidden("Superuser privileges required"))
         }
         (_, Some(Ok(p))) => Ok(Some(Authentication(Ok(p)))),
@@ -205,9 +205,7 @@ fn replay(err: &Error) -> Error {
         Error::AccessTokenExpired => Error::AccessTokenExpired,
         Error::SessionEnded => Error::SessionEnded,
         Error::BearerUserInactive => Error::BearerUserInactive,
-        Error::Unavailable(cause) => {
-            Error::Unavailable(crate::db::DbError::Unavailable(cause.to_string()))
-        }
+        Error::Unavailable(cause) => Error::unavailable(cause.to_string()),
         other => Error::internal(anyhow::anyhow!("authentication failed: {other:?}")),
     }
 }

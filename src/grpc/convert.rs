@@ -5,18 +5,18 @@
 use secrecy::SecretString;
 
 use super::pb;
-use crate::db::types::Timestamp;
-use crate::db::users::UserRow;
 use crate::domain::client_ip::ClientIp;
 use crate::domain::device::DeviceInfo;
 use crate::domain::email::{Email, normalize_email};
 use crate::domain::password::check_new_password;
 use crate::domain::profile::{self, check_no_nul};
+use crate::domain::types::Timestamp;
 use crate::error::{Error, Violations};
 use crate::service::auth::{NewAccount, TokenPair};
+use crate::service::views::{Session, User};
 
 /// A domain user as the API returns it.
-pub fn user(row: &UserRow) -> pb::User {
+pub fn user(row: &User) -> pb::User {
     pb::User {
         id: row.id.to_string(),
         email: row.email.clone(),
@@ -286,7 +286,7 @@ pub fn pagination<T>(page: &crate::domain::page::Page<T>) -> pb::Pagination {
 }
 
 /// A page of users.
-pub fn user_list(page: crate::domain::page::Page<UserRow>) -> pb::UserList {
+pub fn user_list(page: crate::domain::page::Page<User>) -> pb::UserList {
     pb::UserList {
         pagination: Some(pagination(&page)),
         data: page.items.iter().map(user).collect(),
@@ -314,7 +314,7 @@ pub fn password_change(
 }
 
 /// A session as its owner sees it.
-pub fn session(row: &crate::db::sessions::SessionRow, is_current: bool) -> pb::Session {
+pub fn session(row: &Session, is_current: bool) -> pb::Session {
     pb::Session {
         id: row.id.to_string(),
         device_name: row.device_name.clone(),

@@ -6,12 +6,12 @@
 use prost_types::value::Kind;
 use secrecy::SecretString;
 
-use crate::db::types::Id;
-use crate::db::users::UserSortField;
+use crate::domain::listing::UserSortField;
 use crate::domain::page::{PageRequest, SortOrder};
 use crate::domain::password::check_new_password;
 use crate::domain::profile::{self, check_no_nul};
 use crate::domain::role::Role;
+use crate::domain::types::Id;
 use crate::error::Violations;
 use crate::service::organizations::OrgChanges;
 use crate::service::users::UserChanges;

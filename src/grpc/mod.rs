@@ -10,6 +10,7 @@ pub mod convert;
 mod framing;
 pub mod input;
 mod organization_service;
+mod requests;
 mod session_service;
 mod user_service;
 

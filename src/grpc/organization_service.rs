@@ -5,6 +5,7 @@ use tonic::{Request, Response, Status};
 
 use super::authn::require_user;
 use super::input;
+use super::requests::ids;
 use super::{convert, pb};
 use crate::domain::email::Email;
 use crate::domain::role::Role;
@@ -22,16 +23,6 @@ impl OrganizationApi {
     pub fn new(state: AppState) -> Self {
         Self { state }
     }
-}
-
-fn ids(pairs: &[(&str, &str)]) -> Result<Vec<crate::db::types::Id>, Status> {
-    let mut v = Violations::new();
-    let parsed: Vec<_> = pairs
-        .iter()
-        .filter_map(|(field, raw)| input::id(&mut v, field, raw))
-        .collect();
-    v.finish()?;
-    Ok(parsed)
 }
 
 #[tonic::async_trait]

@@ -3,7 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::authn::require_user;
-use super::user_service::path_id;
+use super::requests::path_id;
 use super::{convert, pb};
 use crate::service::sessions;
 use crate::state::AppState;

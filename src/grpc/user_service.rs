@@ -4,10 +4,10 @@ use tonic::{Request, Response, Status};
 
 use super::authn::require_user;
 use super::input::{self, UpdateMode};
+use super::requests::{path_id, user_query};
 use super::{convert, pb};
-use crate::db::users::UserFilter;
 use crate::error::Violations;
-use crate::service::users::{self, UserQuery};
+use crate::service::users;
 use crate::state::AppState;
 
 /// The UserService implementation.
@@ -22,40 +22,6 @@ impl UserApi {
     }
 }
 
-/// A validated user listing (shared with the admin listing).
-pub(super) fn user_query(
-    req: pb::ListUsersRequest,
-    with_search: bool,
-) -> Result<UserQuery, Status> {
-    let mut v = Violations::new();
-    let page = input::page(&mut v, req.page, req.limit);
-    let (sort, order) = input::user_sort(&mut v, req.sort_by.as_deref(), req.sort_order.as_deref());
-    let search = if with_search {
-        input::search(&mut v, req.search)
-    } else {
-        None
-    };
-    v.finish()?;
-    Ok(UserQuery {
-        filter: UserFilter {
-            is_active: req.is_active,
-            is_superuser: req.is_superuser,
-            search,
-        },
-        sort,
-        order,
-        page: page.unwrap_or_default(),
-    })
-}
-
-/// A validated path id.
-pub(super) fn path_id(field: &str, raw: &str) -> Result<crate::db::types::Id, Status> {
-    let mut v = Violations::new();
-    let id = input::id(&mut v, field, raw);
-    v.finish()?;
-    id.ok_or_else(|| Status::invalid_argument(field.to_owned()))
-}
-
 #[tonic::async_trait]
 impl pb::user_service_server::UserService for UserApi {
     async fn list_users(
@@ -63,7 +29,6 @@ impl pb::user_service_server::UserService for UserApi {
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::UserList>, Status> {
         let caller = require_user(&request)?;
-        crate::service::authz::require_superuser(&caller)?;
         let query = user_query(request.into_inner(), true)?;
         let page = users::list_users(&self.state, &caller, query).await?;
         Ok(Response::new(convert::user_list(page)))
@@ -85,7 +50,7 @@ impl pb::user_service_server::UserService for UserApi {
         let mut v = Violations::new();
         let changes = input::user_changes(&mut v, request.into_inner().update, UpdateMode::User);
         v.finish()?;
-        let user = users::update_user(&self.state, &caller, caller.user.id, changes).await?;
+        let user = users::update_user(&self.state, &caller, caller.user_id(), changes).await?;
         Ok(Response::new(convert::user(&user)))
     }
 
@@ -131,7 +96,6 @@ impl pb::user_service_server::UserService for UserApi {
         request: Request<pb::DeleteUserRequest>,
     ) -> Result<Response<pb::MessageResponse>, Status> {
         let caller = require_user(&request)?;
-        crate::service::authz::require_superuser(&caller)?;
         let id = path_id("user_id", &request.get_ref().user_id)?;
         users::delete_user(&self.state, &caller, id).await?;
         Ok(Response::new(convert::message(format!(

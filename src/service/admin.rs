@@ -8,11 +8,11 @@ use chrono::{Duration, NaiveTime};
 use scoped_futures::ScopedFutureExt as _;
 
 use crate::db::organizations::{self, OrgRow};
-use crate::db::sessions::{self, SessionRow};
-use crate::db::types::{Id, Timestamp};
-use crate::db::users::{self, UserRow};
+use crate::db::sessions;
+use crate::db::users;
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::role::Role;
+use crate::domain::types::{Id, Timestamp};
 use crate::error::Error;
 use crate::service::auth::NewAccount;
 use crate::service::authz::require_superuser;
@@ -23,6 +23,7 @@ use crate::service::organizations::{
 };
 use crate::service::principal::Principal;
 use crate::service::users::{Removal, UserChanges, apply_changes, end_user, live_user};
+use crate::service::views::{Session, User};
 use crate::state::AppState;
 
 /// A validated admin user creation.
@@ -86,9 +87,9 @@ pub struct BulkOutcome {
 #[derive(Debug, Clone)]
 pub struct AdminSessionView {
     /// The session.
-    pub session: SessionRow,
+    pub session: Session,
     /// Its user.
-    pub user: UserRow,
+    pub user: User,
     /// Active (not ended, not expired) now.
     pub is_live: bool,
 }
@@ -111,7 +112,7 @@ pub async fn create_user(
     state: &AppState,
     caller: &Principal,
     new: NewUser,
-) -> Result<UserRow, Error> {
+) -> Result<User, Error> {
     require_superuser(caller)?;
     let email = new.account.email.as_str().to_owned();
     match crate::service::auth::create_account(state, new.account, new.is_superuser, new.is_active)
@@ -123,7 +124,7 @@ pub async fn create_user(
 }
 
 /// Any user, deleted included.
-pub async fn get_user(state: &AppState, caller: &Principal, id: Id) -> Result<UserRow, Error> {
+pub async fn get_user(state: &AppState, caller: &Principal, id: Id) -> Result<User, Error> {
     require_superuser(caller)?;
     crate::service::users::get_user(state, caller, id).await
 }
@@ -135,7 +136,7 @@ pub async fn update_user(
     caller: &Principal,
     id: Id,
     changes: UserChanges,
-) -> Result<UserRow, Error> {
+) -> Result<User, Error> {
     require_superuser(caller)?;
     let mut conn = connection(state).await?;
     let target = live_user(&mut conn, id).await?;
@@ -163,12 +164,12 @@ pub async fn update_user(
 }
 
 /// Soft-deletes a user (never the caller); returns it.
-pub async fn delete_user(state: &AppState, caller: &Principal, id: Id) -> Result<UserRow, Error> {
+pub async fn delete_user(state: &AppState, caller: &Principal, id: Id) -> Result<User, Error> {
     crate::service::users::delete_user(state, caller, id).await
 }
 
 /// Activates a user; ended sessions stay ended.
-pub async fn activate_user(state: &AppState, caller: &Principal, id: Id) -> Result<UserRow, Error> {
+pub async fn activate_user(state: &AppState, caller: &Principal, id: Id) -> Result<User, Error> {
     require_superuser(caller)?;
     let mut conn = connection(state).await?;
     let target = live_user(&mut conn, id).await?;
@@ -180,11 +181,7 @@ pub async fn activate_user(state: &AppState, caller: &Principal, id: Id) -> Resu
 }
 
 /// Deactivates a user (never the caller) and ends their sessions.
-pub async fn deactivate_user(
-    state: &AppState,
-    caller: &Principal,
-    id: Id,
-) -> Result<UserRow, Error> {
+pub async fn deactivate_user(state: &AppState, caller: &Principal, id: Id) -> Result<User, Error> {
     end_user(state, caller, id, Removal::Deactivate).await
 }
 
@@ -283,7 +280,7 @@ pub async fn create_organization(
         .await
         .map_err(|e| slug_conflict(e, Some(&row.slug)))?;
     Ok(OrgView {
-        org: row,
+        org: row.into(),
         member_count: 0,
         role: None,
     })
@@ -419,8 +416,8 @@ pub async fn list_sessions(
         .into_iter()
         .map(|(session, user)| AdminSessionView {
             is_live: session.is_live(now),
-            session,
-            user,
+            session: session.into(),
+            user: user.into(),
         })
         .collect();
     Ok(Page {

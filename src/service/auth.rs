@@ -7,15 +7,16 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::auth::tokens::{self, ACCESS, AccessClaims, REFRESH, RefreshClaims};
 use crate::db::sessions::{self, SessionRow};
-use crate::db::types::{Id, Timestamp};
 use crate::db::users::{self, UserRow};
 use crate::domain::device::DeviceInfo;
 use crate::domain::email::Email;
 use crate::domain::password::DEMO_PASSWORDS;
+use crate::domain::types::{Id, Timestamp};
 use crate::error::Error;
 use crate::mail::OutgoingEmail;
 use crate::service::connection;
 use crate::service::principal::Principal;
+use crate::service::views::User;
 use crate::state::AppState;
 
 /// A validated sign-up.
@@ -43,11 +44,11 @@ pub struct TokenPair {
     /// Access-token lifetime in seconds.
     pub expires_in: i64,
     /// The authenticated user.
-    pub user: UserRow,
+    pub user: User,
 }
 
 /// Creates an active, non-superuser account. No session.
-pub async fn register(state: &AppState, account: NewAccount) -> Result<UserRow, Error> {
+pub async fn register(state: &AppState, account: NewAccount) -> Result<User, Error> {
     create_account(state, account, false, true).await
 }
 
@@ -58,7 +59,7 @@ pub(crate) async fn create_account(
     account: NewAccount,
     is_superuser: bool,
     is_active: bool,
-) -> Result<UserRow, Error> {
+) -> Result<User, Error> {
     let hash = state
         .passwords
         .hash(account.password)
@@ -82,7 +83,7 @@ pub(crate) async fn create_account(
     };
     let mut conn = connection(state).await?;
     users::insert_user(&mut conn, &row).await?;
-    Ok(row)
+    Ok(row.into())
 }
 
 /// Password login: exactly one hash verification whatever the account, then
@@ -184,7 +185,7 @@ impl Issued {
             access_token: self.access_token,
             refresh_token: self.refresh_token,
             expires_in: self.expires_in,
-            user,
+            user: user.into(),
         }
     }
 }

@@ -14,6 +14,6 @@ pub fn require_superuser(caller: &Principal) -> Result<(), Error> {
 }
 
 /// Whether the caller may act on the user `target` (self or superuser).
-pub fn is_self_or_superuser(caller: &Principal, target: crate::db::types::Id) -> bool {
+pub fn is_self_or_superuser(caller: &Principal, target: crate::domain::types::Id) -> bool {
     caller.user.is_superuser || caller.user.id == target
 }

@@ -9,6 +9,7 @@ pub mod organizations;
 pub mod principal;
 pub mod sessions;
 pub mod users;
+pub mod views;
 
 use crate::error::Error;
 use crate::state::AppState;

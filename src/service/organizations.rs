@@ -5,13 +5,14 @@ use scoped_futures::ScopedFutureExt as _;
 
 use crate::db::DbConn;
 use crate::db::organizations::{self, MembershipRow, OrgChangeset, OrgRow};
-use crate::db::types::Id;
 use crate::db::users::{self, UserRow};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::role::Role;
+use crate::domain::types::Id;
 use crate::error::Error;
 use crate::service::connection;
 use crate::service::principal::Principal;
+use crate::service::views::{Membership, Organization, User};
 use crate::state::AppState;
 
 const NOT_A_MEMBER: &str = "Not a member of this organization";
@@ -23,7 +24,7 @@ const NO_SUCH_MEMBER: &str = "User is not a member of this organization";
 #[derive(Debug, Clone)]
 pub struct OrgView {
     /// The organization.
-    pub org: OrgRow,
+    pub org: Organization,
     /// Active memberships.
     pub member_count: i64,
     /// The caller's role, where a listing reports it.
@@ -34,9 +35,9 @@ pub struct OrgView {
 #[derive(Debug, Clone)]
 pub struct MemberView {
     /// The membership.
-    pub membership: MembershipRow,
+    pub membership: Membership,
     /// The member.
-    pub user: UserRow,
+    pub user: User,
 }
 
 /// Validated changes to an organization.
@@ -138,7 +139,7 @@ pub(crate) async fn with_member_counts(
         .into_iter()
         .map(|(org, role)| OrgView {
             member_count: counts.get(&org.id).copied().unwrap_or(0),
-            org,
+            org: org.into(),
             role,
         })
         .collect())
@@ -159,7 +160,7 @@ pub async fn get_organization(
 pub(crate) async fn view(conn: &mut DbConn, org: OrgRow) -> Result<OrgView, Error> {
     let member_count = organizations::member_count(conn, org.id).await?;
     Ok(OrgView {
-        org,
+        org: org.into(),
         member_count,
         role: None,
     })
@@ -244,7 +245,10 @@ pub(crate) async fn members_page(
     Ok(Page {
         items: rows
             .into_iter()
-            .map(|(membership, user)| MemberView { membership, user })
+            .map(|(membership, user)| MemberView {
+                membership: membership.into(),
+                user: user.into(),
+            })
             .collect(),
         total,
         request: page,
@@ -303,7 +307,10 @@ async fn member(conn: &mut DbConn, org_id: Id, user: UserRow) -> Result<MemberVi
     let membership = organizations::find_membership(conn, org_id, user.id)
         .await?
         .ok_or(Error::NotFound(NO_SUCH_MEMBER))?;
-    Ok(MemberView { membership, user })
+    Ok(MemberView {
+        membership: membership.into(),
+        user: user.into(),
+    })
 }
 
 /// The active membership of `user_id` and its role, or 404.

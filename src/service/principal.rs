@@ -3,8 +3,8 @@
 
 use crate::auth::tokens::ACCESS;
 use crate::db::sessions;
-use crate::db::types::Id;
 use crate::db::users::UserRow;
+use crate::domain::types::Id;
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -13,9 +13,22 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct Principal {
     /// The caller, as stored now (authorization uses this, not token claims).
-    pub user: UserRow,
+    /// Only services read the row; transports ask the methods below.
+    pub(in crate::service) user: UserRow,
     /// The `sid` of the presented access token.
     pub session_id: Id,
+}
+
+impl Principal {
+    /// The caller's id.
+    pub fn user_id(&self) -> Id {
+        self.user.id
+    }
+
+    /// Whether the caller is a superuser (as stored now).
+    pub fn is_superuser(&self) -> bool {
+        self.user.is_superuser
+    }
 }
 
 /// Validates an access token, steps 2 to 6 of section 1.3.1.

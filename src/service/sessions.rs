@@ -1,19 +1,18 @@
 //! The caller's sessions (docs/endpoints.md#sessions).
 
-use crate::db::sessions::{self, SessionRow};
-use crate::db::types::Id;
+use crate::db::sessions;
+use crate::domain::types::Id;
 use crate::error::Error;
 use crate::service::connection;
 use crate::service::principal::Principal;
+use crate::service::views::Session;
 use crate::state::AppState;
 
 /// The caller's active sessions, most recently used first.
-pub async fn list_my_sessions(
-    state: &AppState,
-    caller: &Principal,
-) -> Result<Vec<SessionRow>, Error> {
+pub async fn list_my_sessions(state: &AppState, caller: &Principal) -> Result<Vec<Session>, Error> {
     let mut conn = connection(state).await?;
-    Ok(sessions::list_live_sessions(&mut conn, caller.user.id, state.clock.now()).await?)
+    let rows = sessions::list_live_sessions(&mut conn, caller.user.id, state.clock.now()).await?;
+    Ok(rows.into_iter().map(Session::from).collect())
 }
 
 /// Ends one of the caller's sessions; returns it (for its device name).
@@ -21,7 +20,7 @@ pub async fn revoke_session(
     state: &AppState,
     caller: &Principal,
     id: Id,
-) -> Result<SessionRow, Error> {
+) -> Result<Session, Error> {
     let mut conn = connection(state).await?;
     let session = sessions::find_session(&mut conn, id)
         .await?
@@ -30,7 +29,7 @@ pub async fn revoke_session(
         return Err(Error::forbidden("You can only revoke your own sessions"));
     }
     sessions::end_session(&mut conn, id, state.clock.now()).await?;
-    Ok(session)
+    Ok(session.into())
 }
 
 /// Deletes the caller's expired sessions; returns how many.

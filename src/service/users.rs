@@ -5,14 +5,15 @@
 use scoped_futures::ScopedFutureExt as _;
 use secrecy::SecretString;
 
-use crate::db::types::{Id, Timestamp};
 use crate::db::users::{self, UserChangeset, UserFilter, UserRow, UserSortField};
 use crate::db::{DbConn, organizations, sessions};
 use crate::domain::page::{Page, PageRequest, SortOrder};
+use crate::domain::types::{Id, Timestamp};
 use crate::error::Error;
 use crate::service::authz::{is_self_or_superuser, require_superuser};
 use crate::service::connection;
 use crate::service::principal::Principal;
+use crate::service::views::User;
 use crate::state::AppState;
 
 /// Validated changes to a user; `None` leaves a member unchanged.
@@ -50,8 +51,8 @@ pub struct UserQuery {
 }
 
 /// The caller's own account.
-pub fn get_me(principal: &Principal) -> UserRow {
-    principal.user.clone()
+pub fn get_me(principal: &Principal) -> User {
+    principal.user.clone().into()
 }
 
 /// Superusers: non-deleted users, filtered, sorted and paginated.
@@ -59,7 +60,7 @@ pub async fn list_users(
     state: &AppState,
     caller: &Principal,
     query: UserQuery,
-) -> Result<Page<UserRow>, Error> {
+) -> Result<Page<User>, Error> {
     require_superuser(caller)?;
     let mut conn = connection(state).await?;
     let (items, total) = users::list_users(
@@ -71,20 +72,21 @@ pub async fn list_users(
     )
     .await?;
     Ok(Page {
-        items,
+        items: items.into_iter().map(User::from).collect(),
         total,
         request: query.page,
     })
 }
 
 /// A user by id: oneself, or anyone (deleted included) for superusers.
-pub async fn get_user(state: &AppState, caller: &Principal, id: Id) -> Result<UserRow, Error> {
+pub async fn get_user(state: &AppState, caller: &Principal, id: Id) -> Result<User, Error> {
     if !is_self_or_superuser(caller, id) {
         return Err(Error::forbidden("Not enough permissions to view this user"));
     }
     let mut conn = connection(state).await?;
     users::find_user_by_id(&mut conn, id)
         .await?
+        .map(User::from)
         .ok_or(Error::NotFound("User not found"))
 }
 
@@ -95,7 +97,7 @@ pub async fn update_user(
     caller: &Principal,
     id: Id,
     changes: UserChanges,
-) -> Result<UserRow, Error> {
+) -> Result<User, Error> {
     if !is_self_or_superuser(caller, id) {
         return Err(Error::forbidden(
             "Not enough permissions to update this user",
@@ -127,7 +129,7 @@ pub(crate) async fn apply_changes(
     conn: &mut DbConn,
     target: &UserRow,
     changes: UserChanges,
-) -> Result<UserRow, Error> {
+) -> Result<User, Error> {
     let now = state.clock.now();
     let password_hash = match changes.password {
         Some(password) => Some(
@@ -161,6 +163,7 @@ pub(crate) async fn apply_changes(
             }
             users::find_user_by_id(c, id)
                 .await?
+                .map(User::from)
                 .ok_or(Error::NotFound("User not found"))
         }
         .scope_boxed()
@@ -204,7 +207,7 @@ pub async fn change_password(
 }
 
 /// Superusers: soft-deletes a user (never oneself).
-pub async fn delete_user(state: &AppState, caller: &Principal, id: Id) -> Result<UserRow, Error> {
+pub async fn delete_user(state: &AppState, caller: &Principal, id: Id) -> Result<User, Error> {
     end_user(state, caller, id, Removal::Delete).await
 }
 
@@ -246,7 +249,7 @@ pub(crate) async fn end_user(
     caller: &Principal,
     id: Id,
     removal: Removal,
-) -> Result<UserRow, Error> {
+) -> Result<User, Error> {
     require_superuser(caller)?;
     if id == caller.user.id {
         return Err(Error::SelfAction {
@@ -259,7 +262,7 @@ pub(crate) async fn end_user(
     let now = state.clock.now();
     conn.transaction(|c| async move { removal.apply(c, id, now).await }.scope_boxed())
         .await?;
-    Ok(target)
+    Ok(target.into())
 }
 
 /// A user that exists and is not deleted, or 404.

@@ -494,7 +494,7 @@ impl TestApp {
         use identityd::db::schema::user_sessions;
         use identityd::db::sessions::SessionRow;
         let id = uuid::Uuid::parse_str(token["user"]["id"].as_str().unwrap()).unwrap();
-        let user_id = identityd::db::types::Id(id);
+        let user_id = identityd::domain::types::Id(id);
         let mut conn = self.state.db.get().await.unwrap();
         identityd::with_backend!(conn, c => {
             user_sessions::table
