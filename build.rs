@@ -15,6 +15,8 @@ const SERVED: &[&str] = &[
     "identity/v1/admin.proto",
 ];
 const TESTING: &[&str] = &["testing/v1/transcode.proto"];
+/// Error detail messages, described by reflection only.
+const RPC: &[&str] = &["google/rpc/error_details.proto", "google/rpc/status.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
@@ -28,6 +30,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .open_files(SERVED)?
         .encode_file_descriptor_set();
     fs::write(out.join("identity_descriptor.bin"), &descriptor_bytes)?;
+
+    let rpc_bytes = protox::Compiler::new(["proto"])?
+        .include_imports(true)
+        .include_source_info(true)
+        .open_files(RPC)?
+        .encode_file_descriptor_set();
+    fs::write(out.join("rpc_descriptor.bin"), &rpc_bytes)?;
 
     tonic_prost_build::configure()
         .build_server(true)

@@ -46,7 +46,7 @@ impl AppState {
             },
         )?;
         Ok(Self {
-            passwords: PasswordHasher::new(config.bcrypt_cost).await?,
+            passwords: PasswordHasher::new(config.bcrypt_cost),
             tokens: TokenKeys::new(&config.secret_key, config.algorithm),
             reset_key: ResetKey::derive(&config.secret_key),
             db: pool,

@@ -9,14 +9,17 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use secrecy::{ExposeSecret as _, SecretString};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
 /// Hashes and verifies passwords.
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,
     permits: Arc<Semaphore>,
-    dummy_hash: Arc<str>,
+    /// Computed in the background from start-up (a cost-12 hash takes a
+    /// quarter of a second), so serving starts at once; the first
+    /// verification that needs it waits for it.
+    dummy_hash: Arc<OnceCell<Arc<str>>>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -28,19 +31,37 @@ impl std::fmt::Debug for PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// A hasher of the given bcrypt cost; computes its dummy hash once.
-    pub async fn new(cost: u32) -> anyhow::Result<Self> {
+    /// A hasher of the given bcrypt cost; starts computing its dummy hash.
+    pub fn new(cost: u32) -> Self {
         let slots = std::thread::available_parallelism().map_or(2, usize::from);
-        let permits = Arc::new(Semaphore::new(slots));
-        let dummy = run_blocking(&permits, move || {
-            bcrypt::hash("identityd-dummy-password-for-timing", cost).context("dummy hash")
-        })
-        .await?;
-        Ok(Self {
+        let hasher = Self {
             cost,
-            permits,
-            dummy_hash: dummy.into(),
-        })
+            permits: Arc::new(Semaphore::new(slots)),
+            dummy_hash: Arc::new(OnceCell::new()),
+        };
+        let background = hasher.clone();
+        tokio::spawn(async move {
+            if let Err(err) = background.dummy_hash().await {
+                tracing::error!(error = ?err, "computing the dummy password hash failed");
+            }
+        });
+        hasher
+    }
+
+    /// The hash unknown accounts are verified against (same cost as real ones).
+    async fn dummy_hash(&self) -> anyhow::Result<Arc<str>> {
+        let cost = self.cost;
+        let hash = self
+            .dummy_hash
+            .get_or_try_init(|| async {
+                let hash = run_blocking(&self.permits, move || {
+                    bcrypt::hash("identityd-dummy-password-for-timing", cost).context("dummy hash")
+                })
+                .await?;
+                anyhow::Ok(Arc::<str>::from(hash))
+            })
+            .await?;
+        Ok(hash.clone())
     }
 
     /// A new bcrypt (`$2b$`) hash of `password`.
@@ -57,7 +78,7 @@ impl PasswordHasher {
     pub async fn verify(&self, password: SecretString, hash: Option<&str>) -> anyhow::Result<bool> {
         let (hash, real) = match hash {
             Some(h) => (Arc::<str>::from(h), true),
-            None => (self.dummy_hash.clone(), false),
+            None => (self.dummy_hash().await?, false),
         };
         let matched = run_blocking(&self.permits, move || {
             // A malformed stored hash is a mismatch, not a server error.
@@ -84,7 +105,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_missing_hash_never_matches() {
-        let hasher = PasswordHasher::new(4).await.unwrap();
+        let hasher = PasswordHasher::new(4);
         let hash = hasher
             .hash("Secret-Pass-123".to_owned().into())
             .await

@@ -165,7 +165,11 @@ pub async fn authenticate(
         }
         if policy.is_identity_method(&path) {
             let (parts, body) = request.into_parts();
-            match super::framing::read_unary(body, policy.body_limit(&path)).await {
+            let gzip = parts
+                .headers
+                .get("grpc-encoding")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+            match super::framing::read_unary(body, policy.body_limit(&path), gzip).await {
                 Ok(message) => request = Request::from_parts(parts, message),
                 Err(err) => return tonic::Status::from(err).into_http(),
             }

@@ -16,7 +16,9 @@ use crate::error::Error;
 const PREFIX: usize = 5;
 
 /// Reads the one message of a unary request; returns it as the new body.
-pub async fn read_unary(mut body: Body, limit: usize) -> Result<Body, Error> {
+/// `gzip` says the request declared `grpc-encoding: gzip`, which allows a
+/// compressed message (tonic inflates it, within its own size limit).
+pub async fn read_unary(mut body: Body, limit: usize, gzip: bool) -> Result<Body, Error> {
     let mut buf = BytesMut::new();
     let mut expected: Option<usize> = None;
     while let Some(frame) = body.frame().await {
@@ -26,7 +28,7 @@ pub async fn read_unary(mut body: Body, limit: usize) -> Result<Body, Error> {
         };
         buf.extend_from_slice(&data);
         if expected.is_none() && buf.len() >= PREFIX {
-            expected = Some(check_prefix(&buf, limit)?);
+            expected = Some(check_prefix(&buf, limit, gzip)?);
         }
         if expected.is_some_and(|len| buf.len() > PREFIX + len) {
             return Err(Error::BodyUnreadable(
@@ -42,12 +44,13 @@ pub async fn read_unary(mut body: Body, limit: usize) -> Result<Body, Error> {
 }
 
 /// Checks the flag and the declared length; returns the length.
-fn check_prefix(prefix: &[u8], limit: usize) -> Result<usize, Error> {
+fn check_prefix(prefix: &[u8], limit: usize, gzip: bool) -> Result<usize, Error> {
     match prefix[0] {
         0 => {}
+        1 if gzip => {}
         1 => {
             return Err(Error::BodyUnreadable(
-                "Compressed request messages are not accepted",
+                "A compressed message needs grpc-encoding: gzip",
             ));
         }
         _ => return Err(Error::BodyUnreadable("Invalid gRPC message flag")),
@@ -86,10 +89,22 @@ mod tests {
     }
 
     async fn read(bytes: Vec<u8>, limit: usize) -> Result<Bytes, String> {
-        match read_unary(Body::from(bytes), limit).await {
+        match read_unary(Body::from(bytes), limit, false).await {
             Ok(body) => Ok(body.collect().await.unwrap().to_bytes()),
             Err(err) => Err(err.to_string()),
         }
+    }
+
+    #[tokio::test]
+    async fn compressed_frames_need_a_declared_encoding() {
+        let frame = framed(1, 3, b"abc");
+        let passed = read_unary(Body::from(frame.clone()), 64, true).await;
+        assert!(passed.is_ok());
+        let refused = read_unary(Body::from(frame), 64, false).await;
+        assert_eq!(
+            refused.err().map(|e| e.to_string()).as_deref(),
+            Some("A compressed message needs grpc-encoding: gzip")
+        );
     }
 
     #[tokio::test]
@@ -112,7 +127,7 @@ mod tests {
             (framed(2, 1, b"a"), "Invalid gRPC message flag"),
             (
                 framed(1, 1, b"a"),
-                "Compressed request messages are not accepted",
+                "A compressed message needs grpc-encoding: gzip",
             ),
             (
                 framed(0, 4_000_000_000, b""),

@@ -14,6 +14,7 @@ mod requests;
 mod session_service;
 mod user_service;
 
+use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 
 use crate::state::AppState;
@@ -27,39 +28,55 @@ pub mod pb {
     /// `google.api.http` options (for reflection and the transcoder).
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/identity_descriptor.bin"));
+
+    /// The `google.rpc` error detail messages (`ErrorInfo`, `BadRequest`,
+    /// `RetryInfo`, `Status`), so reflection clients can decode details.
+    pub const RPC_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/rpc_descriptor.bin"));
 }
 
 /// Every identity service as tonic routes, without any layer. The HTTP body
 /// limit (`MAX_REQUEST_BODY_BYTES`) bounds messages, so tonic's own 4 MiB
 /// decoding limit is lifted to it: a message under the body limit is never
-/// refused with an opaque error.
+/// refused with an opaque error. Requests may be gzip-compressed; answers
+/// are compressed for clients that accept gzip.
 pub fn services(state: &AppState) -> Routes {
     let limit = state.config.max_request_body_bytes;
     Routes::new(
         pb::auth_service_server::AuthServiceServer::new(auth_service::AuthApi::new(state.clone()))
-            .max_decoding_message_size(limit),
+            .max_decoding_message_size(limit)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip),
     )
     .add_service(
         pb::user_service_server::UserServiceServer::new(user_service::UserApi::new(state.clone()))
-            .max_decoding_message_size(limit),
+            .max_decoding_message_size(limit)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip),
     )
     .add_service(
         pb::session_service_server::SessionServiceServer::new(session_service::SessionApi::new(
             state.clone(),
         ))
-        .max_decoding_message_size(limit),
+        .max_decoding_message_size(limit)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip),
     )
     .add_service(
         pb::organization_service_server::OrganizationServiceServer::new(
             organization_service::OrganizationApi::new(state.clone()),
         )
-        .max_decoding_message_size(limit),
+        .max_decoding_message_size(limit)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip),
     )
     .add_service(
         pb::admin_service_server::AdminServiceServer::new(admin_service::AdminApi::new(
             state.clone(),
         ))
-        .max_decoding_message_size(limit),
+        .max_decoding_message_size(limit)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip),
     )
 }
 
@@ -69,12 +86,21 @@ pub fn infrastructure(routes: Routes) -> anyhow::Result<Routes> {
     // The process serves every service as long as it runs; `/health` checks
     // the database for orchestrators.
     drop(reporter);
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    // Reflection describes the identity services, the error details they
+    // attach and the health service, so tools decode everything they meet.
+    let descriptor_sets = [
+        pb::FILE_DESCRIPTOR_SET,
+        pb::RPC_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ];
+    let mut v1 = tonic_reflection::server::Builder::configure();
+    let mut v1alpha = tonic_reflection::server::Builder::configure();
+    for set in descriptor_sets {
+        v1 = v1.register_encoded_file_descriptor_set(set);
+        v1alpha = v1alpha.register_encoded_file_descriptor_set(set);
+    }
+    let reflection_v1 = v1.build_v1()?;
+    let reflection_v1alpha = v1alpha.build_v1alpha()?;
     Ok(routes
         .add_service(health)
         .add_service(reflection_v1)

@@ -10,6 +10,7 @@
 //! REST transcoder, which calls the same tonic routes in-process.
 
 mod body_limit;
+mod client_ip;
 mod cors;
 pub mod envelope;
 mod headers;
@@ -30,7 +31,8 @@ use axum::response::{IntoResponse as _, Response};
 use http::{HeaderValue, Method, StatusCode, header};
 use tower::ServiceExt as _;
 
-use crate::domain::client_ip::{ClientIp, client_ip};
+use self::client_ip::client_ip;
+use crate::domain::client_ip::ClientIp;
 use crate::error::Code;
 use crate::grpc;
 use crate::state::AppState;

@@ -241,3 +241,122 @@ db_test!(grpc_reflection_lists_the_services, |app| {
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
 });
+
+db_test!(reflection_describes_error_details_and_health, |app| {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let symbols = [
+        "google.rpc.ErrorInfo",
+        "google.rpc.BadRequest",
+        "google.rpc.RetryInfo",
+        "google.rpc.Status",
+        "grpc.health.v1.Health",
+        "identity.v1.AuthService",
+    ];
+    let requests: Vec<_> = symbols
+        .iter()
+        .map(|symbol| ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol((*symbol).to_owned())),
+        })
+        .collect();
+    let mut client = ServerReflectionClient::new(app.grpc_channel().await);
+    let mut stream = client
+        .server_reflection_info(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    for symbol in symbols {
+        let response = stream.message().await.unwrap().unwrap();
+        match response.message_response {
+            Some(MessageResponse::FileDescriptorResponse(files)) => {
+                assert!(!files.file_descriptor_proto.is_empty(), "{symbol}");
+            }
+            other => panic!("{symbol} not described: {other:?}"),
+        }
+    }
+    // The older protocol version too.
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as Alpha;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as AlphaRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse as AlphaResponse;
+    let mut alpha = Alpha::new(app.grpc_channel().await);
+    let request = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(AlphaRequest::FileContainingSymbol(
+            "google.rpc.ErrorInfo".to_owned(),
+        )),
+    };
+    let mut stream = alpha
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = stream.message().await.unwrap().unwrap();
+    assert!(matches!(
+        response.message_response,
+        Some(AlphaResponse::FileDescriptorResponse(_))
+    ));
+});
+
+db_test!(gzip_requests_and_answers_work, |app| {
+    use tonic::codec::CompressionEncoding;
+    let mut auth = pb::auth_service_client::AuthServiceClient::new(app.grpc_channel().await)
+        .send_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Gzip);
+    let user = auth
+        .register(pb::RegisterRequest {
+            email: Some("zipped@example.com".into()),
+            password: Some(PASSWORD.into()),
+            first_name: Some("Zip".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(user.get_ref().email, "zipped@example.com");
+    let token = auth
+        .login(login_request("zipped@example.com", PASSWORD))
+        .await
+        .unwrap();
+    assert!(!token.get_ref().access_token.is_empty());
+    // Errors come back as usual.
+    let refused = auth
+        .login(login_request("zipped@example.com", "Wrong-Password-1!"))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "AUTH_001");
+
+    // The answer really is compressed when the client accepts gzip.
+    let message = pb::LoginRequest {
+        email: Some("zipped@example.com".into()),
+        password: Some(PASSWORD.into()),
+    };
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let payload = prost::Message::encode_to_vec(&message);
+    let mut body = vec![0u8];
+    body.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+    body.extend_from_slice(&payload);
+    let response = client
+        .post(app.url("/identity.v1.AuthService/Login"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("grpc-accept-encoding", "gzip")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response
+            .headers()
+            .get("grpc-encoding")
+            .map(|v| v.to_str().unwrap()),
+        Some("gzip")
+    );
+    let bytes = response.bytes().await.unwrap();
+    assert_eq!(bytes[0], 1, "the answer's frame is marked compressed");
+});
