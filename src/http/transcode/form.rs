@@ -1,7 +1,7 @@
 //! Form bodies: `application/x-www-form-urlencoded` and `multipart/form-data`
 //! (text parts only) into (name, value) pairs.
 
-use super::request::{DecodeError, media_type};
+use super::body::{DecodeError, media_type};
 use crate::error::FieldViolation;
 
 /// Parses a form body into (name, value) pairs.

@@ -6,6 +6,7 @@
 //! gRPC clients reach, authentication layer included), and turn the reply or
 //! the status into the API's JSON (docs/api.md#response-format) or error envelope.
 
+mod body;
 mod decode;
 mod encode;
 #[cfg(test)]
@@ -30,7 +31,8 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage};
 use tower::ServiceExt as _;
 
-use self::request::{DecodeError, decode_request};
+use self::body::DecodeError;
+use self::request::decode_request;
 use self::routes::{Resolution, RouteTable};
 use super::{body_limit, envelope, method_not_allowed};
 use crate::error::Code;

@@ -140,6 +140,10 @@ pub(super) fn text_error(kind: &Kind) -> &'static str {
 
 /// Parses a query/form/path text for `field`; `Ok(None)` for fields that cannot
 /// take text (plain messages), which are ignored.
+pub(super) fn is_message(field: &FieldDescriptor) -> bool {
+    matches!(field.kind(), Kind::Message(_)) && !field.is_list() && !field.is_map()
+}
+
 pub(super) fn parse_text(field: &FieldDescriptor, text: &str) -> Result<Option<PValue>, String> {
     if text.contains('\0') {
         return Err(NUL_MESSAGE.to_owned());

@@ -8,8 +8,7 @@ use prost_reflect::{
     DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage as _, Value as PValue,
 };
 
-use super::request::is_message;
-use super::scalars::{is_special, parse_text};
+use super::scalars::{is_message, is_special, parse_text};
 use crate::error::FieldViolation;
 
 /// Sets fields from textual (name, value) pairs: dotted names reach nested
