@@ -13,6 +13,7 @@ const SERVED: &[&str] = &[
     "identity/v1/sessions.proto",
     "identity/v1/organizations.proto",
     "identity/v1/admin.proto",
+    "identity/v1/oauth_provider.proto",
 ];
 const TESTING: &[&str] = &["testing/v1/transcode.proto"];
 /// Error detail messages, described by reflection only.

@@ -31,8 +31,11 @@ pub async fn prepare(
             tracing::info!(?applied, "migrations applied");
         }
     }
-    let state = AppState::new(config, clock, mailer).await?;
+    let mut state = AppState::new(config, clock, mailer).await?;
     bootstrap(&state).await?;
+    if state.config.provider.enabled {
+        state.provider_keys = Some(service::oauth::keys::load(&state).await?);
+    }
     Ok(state)
 }
 

@@ -27,6 +27,9 @@ pub struct AppState {
     pub reset_key: ResetKey,
     /// Outgoing email.
     pub mailer: Arc<dyn Mailer>,
+    /// The authorization server's signing keys; loaded at start-up when
+    /// `OAUTH_PROVIDER_ENABLED`.
+    pub provider_keys: Option<crate::auth::provider_keys::ProviderKeys>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
             db: pool,
             clock,
             mailer,
+            provider_keys: None,
             config: Arc::new(config),
         })
     }

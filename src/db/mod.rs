@@ -7,6 +7,7 @@
 //! inside a transaction (a cancelled request) is discarded, never reused.
 
 pub mod migrate;
+pub mod oauth;
 pub mod organizations;
 pub mod schema;
 pub mod sessions;

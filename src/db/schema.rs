@@ -80,3 +80,130 @@ diesel::table! {
 diesel::joinable!(user_organizations -> users (user_id));
 diesel::joinable!(user_organizations -> organizations (organization_id));
 diesel::allow_tables_to_appear_in_same_query!(users, organizations, user_organizations);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTimestamp};
+
+    oauth_clients (id) {
+        id -> SqlUuid,
+        client_id -> Text,
+        client_secret_hash -> Nullable<Text>,
+        client_name -> Text,
+        client_description -> Nullable<Text>,
+        client_type -> Text,
+        redirect_uris -> Text,
+        allowed_scopes -> Text,
+        access_token_lifetime -> Integer,
+        refresh_token_lifetime -> Integer,
+        is_active -> Bool,
+        owner_user_id -> Nullable<SqlUuid>,
+        mcp_server_url -> Nullable<Text>,
+        created_at -> SqlTimestamp,
+        updated_at -> SqlTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTimestamp};
+
+    oauth_authorization_requests (id) {
+        id -> SqlUuid,
+        client_id -> Text,
+        user_id -> Nullable<SqlUuid>,
+        redirect_uri -> Text,
+        requested_scope -> Text,
+        scope -> Text,
+        state -> Text,
+        code_challenge -> Nullable<Text>,
+        code_challenge_method -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        expires_at -> SqlTimestamp,
+        consumed_at -> Nullable<SqlTimestamp>,
+        created_at -> SqlTimestamp,
+        updated_at -> SqlTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTimestamp};
+
+    oauth_authorization_codes (id) {
+        id -> SqlUuid,
+        code_hash -> Text,
+        client_id -> Text,
+        user_id -> SqlUuid,
+        redirect_uri -> Text,
+        scope -> Text,
+        code_challenge -> Nullable<Text>,
+        code_challenge_method -> Nullable<Text>,
+        state -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        expires_at -> SqlTimestamp,
+        used -> Bool,
+        created_at -> SqlTimestamp,
+        updated_at -> SqlTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTimestamp};
+
+    oauth_provider_refresh_tokens (id) {
+        id -> SqlUuid,
+        token_hash -> Text,
+        jti -> Text,
+        family_id -> SqlUuid,
+        client_id -> Text,
+        user_id -> SqlUuid,
+        scope -> Text,
+        nonce -> Nullable<Text>,
+        expires_at -> SqlTimestamp,
+        revoked -> Bool,
+        revoked_at -> Nullable<SqlTimestamp>,
+        last_used_at -> Nullable<SqlTimestamp>,
+        device_info -> Nullable<Text>,
+        ip_address -> Nullable<Text>,
+        created_at -> SqlTimestamp,
+        updated_at -> SqlTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTimestamp};
+
+    oauth_consents (id) {
+        id -> SqlUuid,
+        user_id -> SqlUuid,
+        client_id -> Text,
+        granted_scopes -> Text,
+        created_at -> SqlTimestamp,
+        updated_at -> SqlTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlTimestamp;
+
+    oauth_signing_keys (kid) {
+        kid -> Text,
+        algorithm -> Text,
+        public_jwk -> Text,
+        private_key_encrypted -> Text,
+        created_at -> SqlTimestamp,
+        active_from -> SqlTimestamp,
+        retire_after -> Nullable<SqlTimestamp>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    oauth_clients,
+    oauth_consents,
+    oauth_provider_refresh_tokens,
+    users
+);

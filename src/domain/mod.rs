@@ -6,6 +6,7 @@ pub mod client_ip;
 pub mod device;
 pub mod email;
 pub mod listing;
+pub mod oauth;
 pub mod organization;
 pub mod page;
 pub mod password;

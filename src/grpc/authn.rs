@@ -32,6 +32,9 @@ pub enum AccessLevel {
     Superuser,
 }
 
+/// The answer of every authorization-server route while it is switched off.
+pub const PROVIDER_DISABLED: &str = "OAuth provider mode is not enabled";
+
 /// Largest request body of a method without `(identity.v1.max_body_bytes)`.
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 
@@ -40,6 +43,8 @@ pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 struct MethodRules {
     level: AccessLevel,
     max_body: usize,
+    /// Part of the OAuth authorization server.
+    provider: bool,
 }
 
 impl MethodRules {
@@ -63,7 +68,12 @@ impl MethodRules {
             .and_then(|v| v.as_u32())
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(DEFAULT_MAX_BODY);
-        Self { level, max_body }
+        let provider = flag("identity.v1.requires_oauth_provider");
+        Self {
+            level,
+            max_body,
+            provider,
+        }
     }
 }
 
@@ -74,12 +84,18 @@ pub struct MethodPolicy {
     methods: Arc<HashMap<String, MethodRules>>,
     /// `MAX_REQUEST_BODY_BYTES`: no method accepts more.
     ceiling: usize,
+    /// `OAUTH_PROVIDER_ENABLED`.
+    provider_enabled: bool,
 }
 
 impl MethodPolicy {
     /// Reads the options of every method of `pool`; no body limit exceeds
-    /// `ceiling`.
-    pub fn from_pool(pool: &prost_reflect::DescriptorPool, ceiling: usize) -> Self {
+    /// `ceiling`; provider methods are served when `provider_enabled`.
+    pub fn from_pool(
+        pool: &prost_reflect::DescriptorPool,
+        ceiling: usize,
+        provider_enabled: bool,
+    ) -> Self {
         let methods = pool
             .services()
             .flat_map(|s| s.methods().collect::<Vec<_>>())
@@ -93,6 +109,7 @@ impl MethodPolicy {
         Self {
             methods: Arc::new(methods),
             ceiling,
+            provider_enabled,
         }
     }
 
@@ -109,6 +126,12 @@ impl MethodPolicy {
         self.methods
             .get(path)
             .map_or(self.ceiling, |r| r.max_body.min(self.ceiling))
+    }
+
+    /// Whether the method is switched off (an authorization-server method
+    /// while `OAUTH_PROVIDER_ENABLED` is false): 404 before any other check.
+    pub fn disabled(&self, path: &str) -> bool {
+        !self.provider_enabled && self.methods.get(path).is_some_and(|r| r.provider)
     }
 
     /// Whether the path is one of our (unary) identity methods.
@@ -156,6 +179,9 @@ pub async fn authenticate(
 ) -> Response {
     if request.extensions().get::<InProcess>().is_none() {
         let path = request.uri().path().to_owned();
+        if policy.disabled(&path) {
+            return tonic::Status::from(Error::NotFound(PROVIDER_DISABLED)).into_http();
+        }
         match admit(&state, request.headers(), policy.level(&path)).await {
             Err(err) => return tonic::Status::from(err).into_http(),
             Ok(Some(authentication)) => {

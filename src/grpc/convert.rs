@@ -479,3 +479,47 @@ pub fn admin_session(view: &crate::service::admin::AdminSessionView) -> pb::Admi
         is_active: view.is_live,
     }
 }
+
+/// A registered client.
+pub fn client(client: crate::service::oauth::clients::Client) -> pb::Client {
+    pb::Client {
+        id: client.id.to_string(),
+        client_id: client.client_id,
+        client_name: client.client_name,
+        client_description: client.client_description,
+        client_type: client.client_type,
+        redirect_uris: client.redirect_uris,
+        allowed_scopes: client.allowed_scopes,
+        is_active: client.is_active,
+        created_at: Some(timestamp(client.created_at)),
+    }
+}
+
+/// A client with its one-time secret.
+pub fn created_client(created: crate::service::oauth::clients::WithSecret) -> pb::CreatedClient {
+    let warning = created
+        .secret
+        .as_ref()
+        .map(|_| crate::service::oauth::clients::SECRET_WARNING.to_owned());
+    let client = created.client;
+    pb::CreatedClient {
+        client_id: client.client_id,
+        client_name: client.client_name,
+        client_type: client.client_type,
+        redirect_uris: client.redirect_uris,
+        allowed_scopes: client.allowed_scopes,
+        client_secret: created.secret,
+        warning,
+    }
+}
+
+/// A consent.
+pub fn consent(consent: crate::service::oauth::consents::Consent) -> pb::Consent {
+    pb::Consent {
+        client_id: consent.client_id,
+        client_name: consent.client_name,
+        client_description: consent.client_description,
+        granted_scopes: consent.granted_scopes,
+        granted_at: Some(timestamp(consent.granted_at)),
+    }
+}

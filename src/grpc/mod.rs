@@ -9,6 +9,7 @@ pub mod codec;
 pub mod convert;
 mod framing;
 pub mod input;
+mod oauth_provider_service;
 mod organization_service;
 mod requests;
 mod session_service;
@@ -65,6 +66,14 @@ pub fn services(state: &AppState) -> Routes {
     .add_service(
         pb::organization_service_server::OrganizationServiceServer::new(
             organization_service::OrganizationApi::new(state.clone()),
+        )
+        .max_decoding_message_size(limit)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip),
+    )
+    .add_service(
+        pb::o_auth_provider_service_server::OAuthProviderServiceServer::new(
+            oauth_provider_service::OAuthProviderApi::new(state.clone()),
         )
         .max_decoding_message_size(limit)
         .accept_compressed(CompressionEncoding::Gzip)

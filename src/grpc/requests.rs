@@ -155,3 +155,162 @@ pub(super) fn path_id(field: &str, raw: &str) -> Result<Id, Status> {
     v.finish()?;
     id.ok_or_else(|| Status::invalid_argument(field.to_owned()))
 }
+
+/// Redirect URIs from a list whose entries may hold several, comma-separated.
+fn redirect_uri_list(v: &mut Violations, raw: &[String], production: bool) -> Vec<String> {
+    let uris: Vec<String> = raw
+        .iter()
+        .flat_map(|entry| entry.split(','))
+        .map(str::trim)
+        .filter(|uri| !uri.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if uris.len() > 20 {
+        v.add("redirect_uris", "At most 20 redirect URIs");
+    }
+    for uri in &uris {
+        if let Err(message) = crate::domain::oauth::check_redirect_uri(uri, production) {
+            v.add("redirect_uris", message);
+        }
+    }
+    uris
+}
+
+fn client_scopes(v: &mut Violations, raw: &str) -> Option<Vec<String>> {
+    match crate::domain::oauth::parse_scope(raw) {
+        Ok(scopes) if scopes.is_empty() => {
+            v.add("scopes", "At least one scope is required");
+            None
+        }
+        Ok(scopes) if scopes.len() > 50 => {
+            v.add("scopes", "At most 50 scopes");
+            None
+        }
+        Ok(scopes) => Some(scopes),
+        Err(message) => {
+            v.add("scopes", message);
+            None
+        }
+    }
+}
+
+fn bounded_text(
+    v: &mut Violations,
+    field: &str,
+    raw: Option<String>,
+    max: usize,
+) -> Option<String> {
+    let text = raw?.trim().to_owned();
+    if text.chars().count() > max {
+        v.add(field, format!("At most {max} characters"));
+    }
+    if text.contains('\0') {
+        v.add(field, crate::domain::profile::NUL_MESSAGE);
+    }
+    (!text.is_empty()).then_some(text)
+}
+
+fn mcp_server_url(v: &mut Violations, raw: Option<String>) -> Option<String> {
+    let url = bounded_text(v, "mcp_server_url", raw, 2048)?;
+    let absolute = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.split_once("://").is_some_and(|(_, rest)| {
+            rest.split(['/', '?', '#'])
+                .next()
+                .is_some_and(|host| !host.is_empty())
+        });
+    if !absolute {
+        v.add("mcp_server_url", "Must be an absolute http(s) URL");
+    }
+    Some(url)
+}
+
+fn client_name(v: &mut Violations, raw: Option<String>, required: bool) -> Option<String> {
+    let name = bounded_text(v, "client_name", raw, 255);
+    if required && name.is_none() {
+        v.add("client_name", "Field required");
+    }
+    name
+}
+
+/// A client registration.
+pub(super) fn new_client(
+    req: pb::CreateClientRequest,
+    production: bool,
+) -> Result<crate::service::oauth::clients::NewClient, Error> {
+    let mut v = Violations::new();
+    let name = client_name(&mut v, req.client_name, true);
+    let redirect_uris = redirect_uri_list(&mut v, &req.redirect_uris, production);
+    if redirect_uris.is_empty() {
+        v.add("redirect_uris", "At least one redirect_uri is required");
+    }
+    let confidential = match req.client_type.as_deref().map(str::trim) {
+        None | Some("") | Some("public") => false,
+        Some("confidential") => true,
+        Some(_) => {
+            v.add("client_type", "Input should be 'public' or 'confidential'");
+            false
+        }
+    };
+    let scopes = match req
+        .scopes
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(raw) => client_scopes(&mut v, raw),
+        None => client_scopes(&mut v, crate::domain::oauth::DEFAULT_SCOPES),
+    };
+    let description = bounded_text(&mut v, "client_description", req.client_description, 1000);
+    let mcp_server_url = mcp_server_url(&mut v, req.mcp_server_url);
+    v.finish()?;
+    Ok(crate::service::oauth::clients::NewClient {
+        name: name.unwrap_or_default(),
+        redirect_uris,
+        confidential,
+        scopes: scopes.unwrap_or_default(),
+        description,
+        mcp_server_url,
+    })
+}
+
+/// A client update.
+pub(super) fn client_update(
+    req: pb::UpdateClientRequest,
+    production: bool,
+) -> Result<(String, crate::service::oauth::clients::ClientUpdate), Error> {
+    let mut v = Violations::new();
+    let client_id = client_id(&mut v, &req.client_id);
+    let name = client_name(&mut v, req.client_name, false);
+    let redirect_uris = (!req.redirect_uris.is_empty())
+        .then(|| redirect_uri_list(&mut v, &req.redirect_uris, production))
+        .filter(|uris| !uris.is_empty());
+    let scopes = req
+        .scopes
+        .as_deref()
+        .and_then(|raw| client_scopes(&mut v, raw));
+    let description = req
+        .client_description
+        .map(|raw| bounded_text(&mut v, "client_description", Some(raw), 1000));
+    let mcp = req
+        .mcp_server_url
+        .map(|raw| mcp_server_url(&mut v, Some(raw)));
+    v.finish()?;
+    Ok((
+        client_id,
+        crate::service::oauth::clients::ClientUpdate {
+            name,
+            description,
+            redirect_uris,
+            scopes,
+            mcp_server_url: mcp,
+        },
+    ))
+}
+
+/// A `client_id` from a path: 1–255 characters.
+pub(super) fn client_id(v: &mut Violations, raw: &str) -> String {
+    if raw.is_empty() || raw.chars().count() > 255 || raw.contains('\0') {
+        v.add("client_id", "Must be 1 to 255 characters");
+    }
+    raw.to_owned()
+}

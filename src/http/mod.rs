@@ -15,6 +15,7 @@ mod cors;
 pub mod envelope;
 mod headers;
 pub use headers::secure as secure_headers;
+mod oauth;
 pub mod openapi;
 mod pages;
 pub(crate) use pages::html_escape;
@@ -45,6 +46,8 @@ struct Dispatch {
     /// The OpenAPI document, serialised once; `None` when `API_DOCS_ENABLED`
     /// is false.
     api_description: Option<bytes::Bytes>,
+    /// The authorization server's protocol endpoints.
+    oauth: oauth::Endpoints,
 }
 
 /// The whole HTTP application.
@@ -53,7 +56,11 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     // Decoded once; the policy, the route table and the API description
     // read the same pool.
     let pool = prost_reflect::DescriptorPool::decode(grpc::pb::FILE_DESCRIPTOR_SET)?;
-    let policy = grpc::authn::MethodPolicy::from_pool(&pool, state.config.max_request_body_bytes);
+    let policy = grpc::authn::MethodPolicy::from_pool(
+        &pool,
+        state.config.max_request_body_bytes,
+        state.config.provider.enabled,
+    );
     let grpc_router = routes
         .prepare()
         .into_axum_router()
@@ -73,6 +80,8 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         let info = openapi::Info {
             title: &state.config.project_name,
             version: &state.config.version,
+            api_prefix: &state.config.api_prefix,
+            provider: state.config.provider.enabled,
         };
         let document = openapi::document(&pool, transcoder.routes(), &policy, &info);
         bytes::Bytes::from(document.to_string())
@@ -83,6 +92,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         transcoder,
         policy,
         api_description,
+        oauth: oauth::Endpoints::new(&state.config.api_prefix),
     });
     let settings = Arc::new(headers::Settings::new(&state.config));
     let cors = Arc::new(cors::Cors::new(&state.config.cors_origins));
@@ -112,6 +122,10 @@ async fn dispatch_request(State(app): State<Arc<Dispatch>>, request: Request) ->
             Err(never) => match never {},
         };
     }
+    let request = match oauth::handle(&app.state, &app.oauth, request).await {
+        Ok(answer) => return answer,
+        Err(request) => request,
+    };
     let get_like = matches!(*request.method(), Method::GET | Method::HEAD);
     let path = request.uri().path();
     if let Some(description) = &app.api_description

@@ -87,16 +87,60 @@ pub(crate) async fn create_account(
 }
 
 /// Password login: exactly one hash verification whatever the account, then
-/// a new session. See the outcome table of section 2.1.3.
+/// a new session. See the outcome table of docs/endpoints.md#login.
 pub async fn login(
     state: &AppState,
     email: &str,
     password: SecretString,
     device: DeviceInfo,
 ) -> Result<TokenPair, Error> {
+    let user = check_credentials(state, email, password).await?;
+    let now = state.clock.now();
+    let session_id = Id::new_random();
+    let issued = issue_tokens(state, &user, session_id, now, now)?;
+    let row = session_row(
+        session_id,
+        &user,
+        &issued.refresh_jti,
+        issued.refresh_expires_at,
+        device,
+        now,
+    );
+    insert_checked_session(state, &user, row).await?;
+    Ok(issued.into_pair(user))
+}
+
+/// The authorization server's login (docs/oauth.md#login-page): the same
+/// credential check as [`login`], then a session that only its cookie
+/// carries: it lasts `lifetime_minutes` and has no refresh token.
+pub(crate) async fn open_browser_session(
+    state: &AppState,
+    email: &str,
+    password: SecretString,
+    device: DeviceInfo,
+    lifetime_minutes: i64,
+) -> Result<(Id, UserRow), Error> {
+    let user = check_credentials(state, email, password).await?;
+    let now = state.clock.now();
+    let session_id = Id::new_random();
+    // A refresh-token id that is never issued: the session cannot be refreshed.
+    let unissued = tokens::new_jti();
+    let expires = now + Duration::minutes(lifetime_minutes);
+    let row = session_row(session_id, &user, &unissued, expires, device, now);
+    insert_checked_session(state, &user, row).await?;
+    Ok((session_id, user))
+}
+
+/// The account behind `email` if `password` is its password: exactly one
+/// hash verification whatever the account, so that timing tells nothing.
+async fn check_credentials(
+    state: &AppState,
+    email: &str,
+    password: SecretString,
+) -> Result<UserRow, Error> {
     // The connection goes back to the pool before the (slow, queued)
     // verification, so a login flood cannot starve other requests of
-    // connections; `open_session` re-checks the user under a row lock.
+    // connections; `insert_checked_session` re-checks the user under a lock.
     let user = users::find_user_by_email(&mut connection(state).await?, email)
         .await?
         .filter(|u| u.deleted_at.is_none());
@@ -116,36 +160,44 @@ pub async fn login(
     if !user.is_active {
         return Err(Error::UserInactive);
     }
-    open_session(state, &mut connection(state).await?, user, device).await
+    Ok(user)
 }
 
-async fn open_session(
-    state: &AppState,
-    conn: &mut crate::db::DbConn,
-    user: UserRow,
+fn session_row(
+    id: Id,
+    user: &UserRow,
+    refresh_jti: &str,
+    expires_at: Timestamp,
     device: DeviceInfo,
-) -> Result<TokenPair, Error> {
-    let now = state.clock.now();
-    let session_id = Id::new_random();
-    let issued = issue_tokens(state, &user, session_id, now, now)?;
-    let row = SessionRow {
-        id: session_id,
+    now: Timestamp,
+) -> SessionRow {
+    SessionRow {
+        id,
         user_id: user.id,
-        refresh_token_jti: issued.refresh_jti.clone(),
+        refresh_token_jti: refresh_jti.to_owned(),
         device_name: Some(device.device_name),
         device_id: device.device_id,
         ip_address: device.ip_address,
         user_agent: device.user_agent,
         last_used_at: now,
-        expires_at: issued.refresh_expires_at,
+        expires_at,
         is_active: true,
         location_city: None,
         location_country: None,
         created_at: now,
         updated_at: now,
-    };
+    }
+}
+
+/// Stores a session for a user whose password was just verified.
+async fn insert_checked_session(
+    state: &AppState,
+    user: &UserRow,
+    row: SessionRow,
+) -> Result<(), Error> {
     let verified_hash = user.password_hash.clone();
     let user_id = user.id;
+    let mut conn = connection(state).await?;
     conn.transaction(|c| {
         async move {
             // The password was verified outside any lock (bcrypt is slow). A
@@ -167,8 +219,7 @@ async fn open_session(
         }
         .scope_boxed()
     })
-    .await?;
-    Ok(issued.into_pair(user))
+    .await
 }
 
 struct Issued {
@@ -332,7 +383,7 @@ pub async fn logout_all(state: &AppState, caller: &Principal) -> Result<usize, E
     let now = state.clock.now();
     let user_id = caller.user.id;
     conn.transaction(|c| {
-        async move { Ok(sessions::end_user_sessions(c, user_id, None, now).await?) }.scope_boxed()
+        async move { super::end_access(c, user_id, None, now).await }.scope_boxed()
     })
     .await
 }
@@ -412,7 +463,7 @@ pub async fn confirm_password_reset(
             if !users::swap_password_hash(c, user_id, old_hash.as_deref(), &new_hash, now).await? {
                 return Err(Error::ResetTokenInvalid);
             }
-            sessions::end_user_sessions(c, user_id, None, now).await?;
+            super::end_access(c, user_id, None, now).await?;
             Ok(())
         }
         .scope_boxed()

@@ -5,16 +5,36 @@
 pub mod admin;
 pub mod auth;
 pub mod authz;
+pub mod oauth;
 pub mod organizations;
 pub mod principal;
 pub mod sessions;
 pub mod users;
 pub mod views;
 
+use crate::db::DbConn;
+use crate::domain::types::{Id, Timestamp};
 use crate::error::Error;
 use crate::state::AppState;
 
 /// A pooled connection, or 503 when none is free in time.
 pub(crate) async fn connection(state: &AppState) -> Result<crate::db::DbConn, Error> {
     Ok(state.db.get().await?)
+}
+
+/// Ends a user's access everywhere, inside the caller's transaction: every
+/// first-party session but `keep` (the login cookie of the authorization
+/// server included), and every refresh token the authorization server
+/// issued (so their access tokens stop being active too). Returns how many
+/// sessions were active. Password change and reset, logout everywhere,
+/// deactivation and deletion all go through here.
+pub(crate) async fn end_access(
+    conn: &mut DbConn,
+    user_id: Id,
+    keep: Option<Id>,
+    now: Timestamp,
+) -> Result<usize, Error> {
+    let ended = crate::db::sessions::end_user_sessions(conn, user_id, keep, now).await?;
+    crate::db::oauth::tokens::revoke_user_tokens(conn, user_id, None, now).await?;
+    Ok(ended)
 }

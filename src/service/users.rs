@@ -6,7 +6,7 @@ use scoped_futures::ScopedFutureExt as _;
 use secrecy::SecretString;
 
 use crate::db::users::{self, UserChangeset, UserFilter, UserRow, UserSortField};
-use crate::db::{DbConn, organizations, sessions};
+use crate::db::{DbConn, organizations};
 use crate::domain::page::{Page, PageRequest, SortOrder};
 use crate::domain::types::{Id, Timestamp};
 use crate::error::Error;
@@ -159,7 +159,7 @@ pub(crate) async fn apply_changes(
         async move {
             users::update_user(c, id, changeset, now).await?;
             if ends_sessions {
-                sessions::end_user_sessions(c, id, None, now).await?;
+                super::end_access(c, id, None, now).await?;
             }
             users::find_user_by_id(c, id)
                 .await?
@@ -198,7 +198,7 @@ pub async fn change_password(
             if !users::swap_password_hash(c, id, verified, &hash, now).await? {
                 return Err(Error::WrongCurrentPassword);
             }
-            sessions::end_user_sessions(c, id, Some(keep), now).await?;
+            super::end_access(c, id, Some(keep), now).await?;
             Ok(())
         }
         .scope_boxed()
@@ -282,7 +282,7 @@ async fn soft_delete(conn: &mut DbConn, id: Id, now: Timestamp) -> Result<(), Er
         ..UserChangeset::default()
     };
     users::update_user(conn, id, changes, now).await?;
-    sessions::end_user_sessions(conn, id, None, now).await?;
+    super::end_access(conn, id, None, now).await?;
     organizations::deactivate_user_memberships(conn, id, now).await?;
     Ok(())
 }
@@ -295,6 +295,6 @@ async fn deactivate(conn: &mut DbConn, id: Id, now: Timestamp) -> Result<(), Err
         ..UserChangeset::default()
     };
     users::update_user(conn, id, changes, now).await?;
-    sessions::end_user_sessions(conn, id, None, now).await?;
+    super::end_access(conn, id, None, now).await?;
     Ok(())
 }

@@ -277,16 +277,21 @@ impl TestAppBuilder {
         Config::from_lookup(&move |k| env.get(k).cloned()).unwrap()
     }
 
-    pub async fn spawn(self) -> Option<TestApp> {
+    pub async fn spawn(mut self) -> Option<TestApp> {
         let database = TestDatabase::create(self.db).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The authorization server's issuer is this server, so that its
+        // redirects and metadata point here.
+        self.env
+            .entry("OAUTH_ISSUER".to_owned())
+            .or_insert_with(|| format!("http://{addr}"));
         let config = self.config(&database.url);
         let clock = Arc::new(ManualClock::default());
         let mailer = MemoryMailer::default();
         let state = identityd::app::prepare(config, clock.clone(), Arc::new(mailer.clone()))
             .await
             .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let server_state = state.clone();
         tokio::spawn(async move {

@@ -68,6 +68,7 @@ fn concrete(template: &str) -> String {
 async fn authentication_comes_before_reading_the_body() {
     let app = TestApp::builder(Db::Sqlite)
         .env("HTTP_BODY_READ_TIMEOUT", "60")
+        .env("OAUTH_PROVIDER_ENABLED", "true")
         .spawn()
         .await
         .unwrap();

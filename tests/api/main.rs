@@ -19,6 +19,7 @@ mod grpc_coverage;
 mod grpc_web;
 mod hostile;
 mod limits;
+mod oauth_provider;
 mod openapi;
 mod organizations;
 mod password_reset;

@@ -7,6 +7,7 @@
 //! browser page renders it at `/docs` ([`page`]).
 
 pub mod page;
+mod protocol;
 mod schema;
 
 use http::StatusCode;
@@ -29,6 +30,10 @@ pub struct Info<'a> {
     pub title: &'a str,
     /// `VERSION`.
     pub version: &'a str,
+    /// `API_V1_STR`.
+    pub api_prefix: &'a str,
+    /// `OAUTH_PROVIDER_ENABLED`: the authorization server's routes are served.
+    pub provider: bool,
 }
 
 /// Builds the document.
@@ -40,10 +45,17 @@ pub fn document<'r>(
 ) -> Json {
     let comments = Comments::of(pool);
     let mut schemas = Schemas::new(&comments);
+    // Switched-off routes answer 404 only: they are not described.
+    let routes = routes.filter(|r| !policy.disabled(&r.grpc_path));
     for route in routes.clone() {
         schemas.note_response(&route.method.output());
     }
     let mut paths = Map::new();
+    if info.provider {
+        for (path, item) in protocol::paths(info.api_prefix) {
+            paths.insert(path, item);
+        }
+    }
     for route in routes {
         let operation = operation(route, policy, &mut schemas, &comments, pool);
         let path = paths
@@ -53,6 +65,9 @@ pub fn document<'r>(
     }
     let mut components = schemas.into_components();
     components.insert("ErrorResponse".to_owned(), error_schema());
+    if info.provider {
+        components.insert("OAuthError".to_owned(), protocol::oauth_error_schema());
+    }
     json!({
         "openapi": "3.1.0",
         "info": {

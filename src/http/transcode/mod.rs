@@ -48,6 +48,22 @@ const FORWARDED_HEADERS: [&str; 5] = [
     "accept-language",
 ];
 
+/// The (name, value) pairs of a form body (urlencoded or multipart), or
+/// why it cannot be read; for HTTP routes beside the transcoder.
+pub(crate) fn form_pairs(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, String> {
+    let mut problems = Vec::new();
+    match form::parse_form_body(content_type, body, &mut problems) {
+        Ok(pairs) => match problems.into_iter().next() {
+            None => Ok(pairs),
+            Some(problem) => Err(problem.message),
+        },
+        Err(err) => Err(err.to_string()),
+    }
+}
+
 /// Transcodes REST requests into calls of the gRPC routes.
 pub struct Transcoder {
     table: RouteTable,
@@ -109,6 +125,9 @@ impl Transcoder {
         params: &[(String, String)],
         request: Request<Body>,
     ) -> Response {
+        if self.policy.disabled(&route.grpc_path) {
+            return envelope::error(Code::NotFound, authn::PROVIDER_DISABLED, None);
+        }
         let (mut parts, body) = request.into_parts();
         // docs/api.md#order-of-checks: declared size (3), authentication and role
         // (5, 6), then reading and validating the body (7).

@@ -2,11 +2,19 @@
 //! defaults in docs/configuration.md), validated before anything is served.
 //! Tests build it in code with [`Config::from_lookup`] and never read `.env`.
 
+mod provider;
+mod reader;
+
+pub use self::provider::{ProviderConfig, ProviderUi};
+
+pub use self::reader::parse_bool;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret as _, SecretString};
 
+use self::reader::{Reader, first_of, invalid};
 use crate::db::DatabaseUrl;
 use crate::domain::client_ip::TrustedProxies;
 
@@ -140,6 +148,8 @@ pub struct Config {
     pub max_request_body_bytes: usize,
     /// Connection timeouts and caps.
     pub server: ServerLimits,
+    /// The OAuth 2.1 authorization server.
+    pub provider: ProviderConfig,
     /// `RATELIMIT_ENABLED`.
     pub ratelimit_enabled: bool,
     /// `RATELIMIT_MULTIPLIER` (>= 1).
@@ -166,105 +176,6 @@ pub struct ConfigError {
     pub variable: &'static str,
     /// What is wrong with it.
     pub message: String,
-}
-
-fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        variable,
-        message: message.into(),
-    }
-}
-
-struct Reader<'a> {
-    lookup: &'a dyn Fn(&str) -> Option<String>,
-}
-
-impl Reader<'_> {
-    fn raw(&self, name: &str) -> Option<String> {
-        (self.lookup)(name).filter(|v| !v.trim().is_empty())
-    }
-
-    fn string(&self, name: &str, default: &str) -> String {
-        self.raw(name).unwrap_or_else(|| default.to_owned())
-    }
-
-    fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
-        match self.raw(name) {
-            None => Ok(default),
-            Some(v) => parse_bool(&v).ok_or_else(|| invalid(name, "expected a boolean")),
-        }
-    }
-
-    fn int<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
-        &self,
-        name: &'static str,
-        default: T,
-        min: T,
-        max: T,
-    ) -> Result<T, ConfigError> {
-        let value = match self.raw(name) {
-            None => default,
-            Some(v) => v
-                .trim()
-                .parse::<T>()
-                .map_err(|_| invalid(name, "expected an integer"))?,
-        };
-        if value < min || value > max {
-            return Err(invalid(name, format!("must be between {min} and {max}")));
-        }
-        Ok(value)
-    }
-
-    /// A duration in seconds (fractions allowed), within `min..=max` seconds.
-    fn seconds(
-        &self,
-        name: &'static str,
-        default: f64,
-        min: f64,
-        max: f64,
-    ) -> Result<Duration, ConfigError> {
-        let value = match self.raw(name) {
-            None => default,
-            Some(v) => v
-                .trim()
-                .parse::<f64>()
-                .map_err(|_| invalid(name, "expected a number of seconds"))?,
-        };
-        if !(min..=max).contains(&value) {
-            return Err(invalid(
-                name,
-                format!("must be between {min} and {max} seconds"),
-            ));
-        }
-        Ok(Duration::from_secs_f64(value))
-    }
-
-    fn list(&self, name: &'static str, default: &[&str]) -> Result<Vec<String>, ConfigError> {
-        let Some(raw) = self.raw(name) else {
-            return Ok(default.iter().map(|s| (*s).to_owned()).collect());
-        };
-        let raw = raw.trim();
-        if raw.starts_with('[') {
-            serde_json::from_str::<Vec<String>>(raw)
-                .map_err(|_| invalid(name, "expected a JSON array of strings"))
-        } else {
-            Ok(raw
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect())
-        }
-    }
-}
-
-/// Booleans as the API accepts them (docs/api.md#query-parameters).
-pub fn parse_bool(raw: &str) -> Option<bool> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
-        "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
-        _ => None,
-    }
 }
 
 impl Config {
@@ -390,6 +301,7 @@ impl Config {
             trusted_proxies,
             max_request_body_bytes: r.int("MAX_REQUEST_BODY_BYTES", 10_485_760, 1024, 1 << 30)?,
             server,
+            provider: ProviderConfig::read(&r, production)?,
             ratelimit_enabled: r.bool("RATELIMIT_ENABLED", true)?,
             ratelimit_multiplier: r.int("RATELIMIT_MULTIPLIER", 1, 1, 1_000_000)?,
             redis: r
@@ -427,21 +339,6 @@ impl Config {
             ));
         }
         warnings
-    }
-}
-
-fn first_of<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
-    r: &Reader<'_>,
-    name: &'static str,
-    alias: &'static str,
-    default: T,
-    min: T,
-    max: T,
-) -> Result<T, ConfigError> {
-    if r.raw(name).is_none() && r.raw(alias).is_some() {
-        r.int(alias, default, min, max)
-    } else {
-        r.int(name, default, min, max)
     }
 }
 

@@ -1,0 +1,254 @@
+//! The OAuth 2.1 authorization server's protocol endpoints (docs/oauth.md):
+//! plain HTTP routes beside the transcoder, because RFC 6749, 7009, 7662 and
+//! 8414 fix their formats (forms in; JSON with `error` and
+//! `error_description` out; redirects; HTML pages). Everything they decide
+//! is in `service::oauth`. While `OAUTH_PROVIDER_ENABLED` is false every
+//! one of them answers 404.
+
+mod browser;
+mod pages;
+mod protocol;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use http::{HeaderValue, Method, StatusCode, header};
+use http_body_util::BodyExt as _;
+use serde_json::json;
+
+use self::browser::Paths;
+use super::{body_limit, envelope, method_not_allowed};
+use crate::domain::client_ip::ClientIp;
+use crate::error::Code;
+use crate::grpc::authn::{DEFAULT_MAX_BODY, PROVIDER_DISABLED};
+use crate::service::oauth::{OAuthError, ProtocolError};
+use crate::state::AppState;
+
+/// One of the endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Metadata,
+    Jwks,
+    Authorize,
+    Login,
+    Consent,
+    Token,
+    Revoke,
+    Introspect,
+}
+
+impl Endpoint {
+    fn allow(self) -> &'static str {
+        match self {
+            Self::Metadata | Self::Jwks | Self::Authorize => "GET, HEAD",
+            Self::Login | Self::Consent => "GET, HEAD, POST",
+            Self::Token | Self::Revoke | Self::Introspect => "POST",
+        }
+    }
+}
+
+/// The endpoints' paths.
+pub struct Endpoints {
+    paths: Paths,
+    token: String,
+    revoke: String,
+    introspect: String,
+}
+
+/// Path of the metadata document.
+pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// Path of the JWK Set.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+impl Endpoints {
+    /// Under the API prefix.
+    pub fn new(api_prefix: &str) -> Self {
+        let base = format!("{api_prefix}/oauth/provider");
+        Self {
+            paths: Paths::new(api_prefix),
+            token: format!("{base}/token"),
+            revoke: format!("{base}/revoke"),
+            introspect: format!("{base}/introspect"),
+        }
+    }
+
+    fn which(&self, path: &str) -> Option<Endpoint> {
+        Some(match path {
+            METADATA_PATH => Endpoint::Metadata,
+            JWKS_PATH => Endpoint::Jwks,
+            p if p == self.paths.authorize => Endpoint::Authorize,
+            p if p == self.paths.login => Endpoint::Login,
+            p if p == self.paths.consent => Endpoint::Consent,
+            p if p == self.token => Endpoint::Token,
+            p if p == self.revoke => Endpoint::Revoke,
+            p if p == self.introspect => Endpoint::Introspect,
+            _ => return None,
+        })
+    }
+}
+
+/// Answers `request` if it is for one of the endpoints; gives it back
+/// otherwise.
+pub async fn handle(
+    state: &AppState,
+    endpoints: &Endpoints,
+    request: Request,
+) -> Result<Response, Request> {
+    let Some(endpoint) = endpoints.which(request.uri().path()) else {
+        return Err(request);
+    };
+    if !state.config.provider.enabled {
+        return Ok(envelope::error(Code::NotFound, PROVIDER_DISABLED, None));
+    }
+    let head = request.method() == Method::HEAD;
+    let post = request.method() == Method::POST;
+    let get = request.method() == Method::GET || head;
+    let allowed = match endpoint.allow() {
+        "POST" => post,
+        "GET, HEAD" => get,
+        _ => get || post,
+    };
+    if !allowed {
+        return Ok(method_not_allowed(endpoint.allow()));
+    }
+    let (parts, body) = request.into_parts();
+    let (headers, query) = (&parts.headers, parts.uri.query());
+    let ip = parts.extensions.get::<ClientIp>().copied();
+    let body = if post {
+        match read_body(headers, body).await {
+            Ok(bytes) => bytes,
+            Err(refusal) => return Ok(refusal),
+        }
+    } else {
+        bytes::Bytes::new()
+    };
+    let paths = &endpoints.paths;
+    let mut response = match (endpoint, post) {
+        (Endpoint::Metadata, _) => protocol::metadata(state),
+        (Endpoint::Jwks, _) => protocol::jwks(state),
+        (Endpoint::Authorize, _) => browser::authorize(state, paths, headers, query).await,
+        (Endpoint::Login, false) => browser::login_page_get(state, paths, headers, query).await,
+        (Endpoint::Login, true) => browser::login(state, paths, headers, ip, &body).await,
+        (Endpoint::Consent, false) => browser::consent_page(state, paths, headers, query).await,
+        (Endpoint::Consent, true) => browser::consent(state, headers, &body).await,
+        (Endpoint::Token, _) => protocol::token(state, headers, ip, &body).await,
+        (Endpoint::Revoke, _) => protocol::revoke(state, headers, &body).await,
+        (Endpoint::Introspect, _) => protocol::introspect(state, headers, &body).await,
+    };
+    if head {
+        *response.body_mut() = Body::empty();
+    }
+    Ok(response)
+}
+
+/// A form body within the default body limit.
+async fn read_body(headers: &http::HeaderMap, body: Body) -> Result<bytes::Bytes, Response> {
+    if let Some(refusal) = body_limit::check_declared(headers, DEFAULT_MAX_BODY) {
+        return Err(refusal);
+    }
+    match body_limit::cap(body, DEFAULT_MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) => Err(body_limit::unreadable(&err, DEFAULT_MAX_BODY)),
+    }
+}
+
+/// Parameters of a query string or form body; a parameter may appear once
+/// (RFC 6749 §3.1, §3.2).
+#[derive(Debug, Default)]
+pub struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn checked(pairs: Vec<(String, String)>) -> Result<Self, ProtocolError> {
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(other, _)| other == name) {
+                return Err(
+                    OAuthError::invalid_request(format!("Parameter {name} repeated")).into(),
+                );
+            }
+            if name.contains('\0') || pairs[i].1.contains('\0') {
+                return Err(OAuthError::invalid_request("Parameters must not contain NUL").into());
+            }
+        }
+        Ok(Self(pairs))
+    }
+
+    /// A form body (urlencoded or multipart).
+    fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, ProtocolError> {
+        let pairs = super::transcode::form_pairs(content_type, body)
+            .map_err(OAuthError::invalid_request)?;
+        Self::checked(pairs)
+    }
+
+    /// A query string.
+    fn parse_query(query: Option<&str>) -> Result<Self, ProtocolError> {
+        let pairs = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        Self::checked(pairs)
+    }
+
+    /// The value of `name`, if present.
+    fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// A redirect.
+fn redirect(status: StatusCode, location: &str) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    match HeaderValue::from_str(location) {
+        Ok(value) => {
+            response.headers_mut().insert(header::LOCATION, value);
+            response
+        }
+        Err(_) => envelope::error(
+            Code::Internal,
+            "An internal error occurred. Please try again later.",
+            None,
+        ),
+    }
+}
+
+/// An error in OAuth's format (with the envelope beside it), or the
+/// envelope for service failures; an HTML page when `html`.
+fn error_response(err: ProtocolError, html: bool) -> Response {
+    let (status, message, mut response) = match err {
+        ProtocolError::OAuth(err) => {
+            let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let body = json!({
+                "error": err.error,
+                "error_description": err.description,
+                "success": false,
+                "errors": [{"code": err.code.envelope(), "message": err.message(), "field": err.field}],
+            });
+            let mut response = envelope::json_response(status, &body);
+            if err.status == 401 {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"oauth\""),
+                );
+            }
+            (status, err.description.into_owned(), response)
+        }
+        ProtocolError::Service(err) => {
+            // Display never carries internal detail (see `error::Error`).
+            let message = err.to_string();
+            let response = envelope::from_status(&tonic::Status::from(err));
+            (response.status(), message, response)
+        }
+    };
+    if html {
+        let headers = response.headers().clone();
+        response = pages::error(status, &message);
+        for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+            if let Some(value) = headers.get(&name) {
+                response.headers_mut().insert(name, value.clone());
+            }
+        }
+    }
+    response
+}

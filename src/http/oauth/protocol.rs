@@ -1,0 +1,191 @@
+//! Token, revocation and introspection (form in, JSON out, RFC 6749 errors
+//! with the envelope beside them), the metadata document (RFC 8414) and the
+//! JWK Set.
+
+use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::{Value as Json, json};
+
+use super::{Form, error_response};
+use crate::domain::client_ip::ClientIp;
+use crate::domain::oauth::SUPPORTED_SCOPES;
+use crate::http::envelope::json_response;
+use crate::service::oauth::tokens::{self, ClientAuth, Introspection, Origin, TokenForm};
+use crate::service::oauth::{OAuthError, ProtocolError};
+use crate::state::AppState;
+
+/// Token, revoke and introspect answers are never cached.
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Public documents, cacheable for five minutes.
+fn public(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+/// The client credentials of a request: `Authorization: Basic` (its parts
+/// form-decoded, RFC 6749 §2.3.1) and the form's fields.
+fn client_auth(headers: &HeaderMap, form: &Form) -> ClientAuth {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, credentials) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("basic").then(|| {
+                let decoded = STANDARD.decode(credentials.trim()).map_err(drop)?;
+                let text = String::from_utf8(decoded).map_err(drop)?;
+                let (id, secret) = text.split_once(':').ok_or(())?;
+                let decode = |part: &str| {
+                    form_urlencoded::parse(format!("x={part}").as_bytes())
+                        .next()
+                        .map(|(_, v)| v.into_owned())
+                        .unwrap_or_default()
+                };
+                Ok((decode(id), decode(secret)))
+            })
+        });
+    ClientAuth {
+        basic,
+        client_id: form.get("client_id"),
+        client_secret: form.get("client_secret"),
+    }
+}
+
+/// The request's form, which must be urlencoded (RFC 6749 §3.2).
+fn protocol_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, ProtocolError> {
+    let urlencoded = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !urlencoded {
+        return Err(OAuthError::invalid_request(
+            "Content-Type must be application/x-www-form-urlencoded",
+        )
+        .into());
+    }
+    Form::parse(Some("application/x-www-form-urlencoded"), body)
+}
+
+fn origin(headers: &HeaderMap, ip: Option<ClientIp>) -> Origin {
+    Origin {
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        ip_address: ip.map(|ip| ip.0.to_canonical().to_string()),
+    }
+}
+
+/// `POST /token`.
+pub async fn token(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<ClientIp>,
+    body: &[u8],
+) -> Response {
+    let result = async {
+        let form = protocol_form(headers, body)?;
+        let auth = client_auth(headers, &form);
+        let request = TokenForm {
+            grant_type: form.get("grant_type"),
+            code: form.get("code"),
+            redirect_uri: form.get("redirect_uri"),
+            code_verifier: form.get("code_verifier"),
+            refresh_token: form.get("refresh_token"),
+            scope: form.get("scope"),
+        };
+        tokens::token(state, auth, request, origin(headers, ip)).await
+    }
+    .await;
+    no_store(match result {
+        Ok(set) => json_response(
+            StatusCode::OK,
+            &json!({
+                "access_token": set.access_token,
+                "token_type": "Bearer",
+                "expires_in": set.expires_in,
+                "refresh_token": set.refresh_token,
+                "scope": set.scope,
+            }),
+        ),
+        Err(err) => error_response(err, false),
+    })
+}
+
+/// `POST /revoke`.
+pub async fn revoke(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
+    let result = async {
+        let form = protocol_form(headers, body)?;
+        let auth = client_auth(headers, &form);
+        let hint = form.get("token_type_hint");
+        tokens::revoke(state, auth, form.get("token"), hint.as_deref()).await
+    }
+    .await;
+    no_store(match result {
+        Ok(()) => json_response(StatusCode::OK, &json!({"status": "ok"})),
+        Err(err) => error_response(err, false),
+    })
+}
+
+/// `POST /introspect`.
+pub async fn introspect(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
+    let result = async {
+        let form = protocol_form(headers, body)?;
+        let auth = client_auth(headers, &form);
+        let hint = form.get("token_type_hint");
+        tokens::introspect(state, auth, form.get("token"), hint.as_deref()).await
+    }
+    .await;
+    no_store(match result {
+        Ok(Introspection::Inactive) => json_response(StatusCode::OK, &json!({"active": false})),
+        Ok(Introspection::Active(members)) => json_response(StatusCode::OK, &Json::Object(members)),
+        Err(err) => error_response(err, false),
+    })
+}
+
+/// The metadata document (RFC 8414).
+pub fn metadata(state: &AppState) -> Response {
+    let issuer = &state.config.provider.issuer;
+    let base = format!("{issuer}{}/oauth/provider", state.config.api_prefix);
+    let auth_methods = json!(["client_secret_basic", "client_secret_post", "none"]);
+    public(json_response(
+        StatusCode::OK,
+        &json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "revocation_endpoint": format!("{base}/revoke"),
+            "introspection_endpoint": format!("{base}/introspect"),
+            "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "scopes_supported": SUPPORTED_SCOPES,
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": auth_methods,
+            "revocation_endpoint_auth_methods_supported": auth_methods,
+            "introspection_endpoint_auth_methods_supported": auth_methods,
+        }),
+    ))
+}
+
+/// The JWK Set of the signing keys.
+pub fn jwks(state: &AppState) -> Response {
+    let keys = state
+        .provider_keys
+        .as_ref()
+        .map_or_else(|| json!({"keys": []}), |k| k.jwks());
+    public(json_response(StatusCode::OK, &keys))
+}
