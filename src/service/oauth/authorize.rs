@@ -194,7 +194,7 @@ pub async fn authorize(
     // it was made).
     if let Some(raw) = non_empty(&p.request_id) {
         let (request, client) = pending_request(&mut conn, raw, user, now).await?;
-        return decide(state, &mut conn, who, request, &client, now).await;
+        return decide(&mut conn, who, request, &client, now).await;
     }
     check_syntax(&p)?;
     if p.response_type.as_deref() != Some("code") {
@@ -252,14 +252,13 @@ pub async fn authorize(
         created_at: now,
         updated_at: now,
     };
-    decide(state, &mut conn, who, request, &client, now).await
+    decide(&mut conn, who, request, &client, now).await
 }
 
 /// Steps 9 to 11: to the login page, straight to the client when a consent
 /// covers the scope, or to the consent page. `request` is stored (or bound
 /// to the user) when the flow continues on a page.
 async fn decide(
-    state: &AppState,
     conn: &mut DbConn,
     who: Option<&BrowserUser>,
     request: RequestRow,
@@ -284,16 +283,7 @@ async fn decide(
         .await?
         .map(|c| scope_tokens(&c.granted_scopes));
     if granted.is_some_and(|g| effective.iter().all(|s| g.contains(s))) {
-        let url = finish(
-            state,
-            conn,
-            who.user_id(),
-            &request,
-            &effective,
-            stored,
-            now,
-        )
-        .await?;
+        let url = finish(conn, who.user_id(), &request, &effective, stored, now).await?;
         return Ok(Next::Client(url));
     }
     if stored {
@@ -309,7 +299,6 @@ async fn decide(
 /// Issues a code for `scope`, consumes the request, and returns the
 /// redirect to the client.
 async fn finish(
-    state: &AppState,
     conn: &mut DbConn,
     user_id: Id,
     request: &RequestRow,
@@ -347,7 +336,6 @@ async fn finish(
         .scope_boxed()
     })
     .await?;
-    let _ = state;
     let mut params = vec![("code", code.as_str())];
     if !request.state.is_empty() {
         params.push(("state", request.state.as_str()));
@@ -621,7 +609,6 @@ pub async fn consent(
     )
     .await?;
     finish(
-        state,
         &mut conn,
         who.user_id(),
         &record,
