@@ -14,6 +14,7 @@ const SERVED: &[&str] = &[
     "identity/v1/organizations.proto",
     "identity/v1/admin.proto",
     "identity/v1/oauth_provider.proto",
+    "identity/v1/social.proto",
 ];
 const TESTING: &[&str] = &["testing/v1/transcode.proto"];
 /// Error detail messages, described by reflection only.

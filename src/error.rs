@@ -316,6 +316,37 @@ pub enum Error {
     /// The operation would leave an organization without an active owner.
     #[error("An organization must keep at least one active owner")]
     LastOwner,
+    /// Social login is switched off (VAL_006).
+    #[error("OAuth is not enabled")]
+    SocialLoginDisabled,
+    /// A social provider name that is not one of ours (VAL_006 on `provider`).
+    #[error("Unknown OAuth provider: {0}")]
+    UnknownProvider(String),
+    /// A known social provider without credentials (VAL_006 on `provider`).
+    #[error("OAuth provider {0} is not configured")]
+    ProviderNotConfigured(&'static str),
+    /// The social-login callback cannot establish an identity (AUTH_008);
+    /// the text says why.
+    #[error("{0}")]
+    ExternalAuthFailed(String),
+    /// A social identity or provider already linked (SYS_005).
+    #[error("{0}")]
+    AlreadyLinked(String),
+    /// Social sign-up with an email another account holds, auto-linking off.
+    #[error("An account with this email already exists. Sign in and link {0} from your account.")]
+    SocialEmailTaken(String),
+    /// Unlinking a provider the caller has no link for.
+    #[error("No {0} account found to unlink")]
+    NoLinkToUnlink(String),
+    /// Unlinking the caller's last way to log in.
+    #[error(
+        "Cannot unlink OAuth account. You must have either a password set or at least one other OAuth provider linked."
+    )]
+    LastLoginMethod,
+    /// An upstream service the request needs (an OpenID provider's
+    /// discovery document) cannot be reached (SYS_006).
+    #[error("{0}")]
+    UpstreamUnavailable(&'static str),
     /// Request validation failed.
     #[error("Validation error")]
     Validation(Vec<FieldViolation>),
@@ -361,7 +392,16 @@ impl Error {
             Self::NotFound(_) => Code::NotFound,
             Self::SlugTaken(_) => Code::AlreadyExists,
             Self::LastOwner => Code::LastOwner,
-            Self::ResetTokenInvalid => Code::InvalidInput,
+            Self::ResetTokenInvalid
+            | Self::SocialLoginDisabled
+            | Self::UnknownProvider(_)
+            | Self::ProviderNotConfigured(_)
+            | Self::LastLoginMethod => Code::InvalidInput,
+            Self::ExternalAuthFailed(_) => Code::ExternalAuthFailed,
+            Self::AlreadyLinked(_) => Code::AlreadyExists,
+            Self::SocialEmailTaken(_) => Code::UserAlreadyExists,
+            Self::NoLinkToUnlink(_) => Code::NotFound,
+            Self::UpstreamUnavailable(_) => Code::Unavailable,
             Self::NotYourSession => Code::InsufficientPermissions,
             Self::Validation(_) => Code::Validation,
             Self::BodyTooLarge { .. } => Code::PayloadTooLarge,
@@ -375,6 +415,7 @@ impl Error {
         match self {
             Self::EmailTaken | Self::EmailTakenBy(_) => Some("email"),
             Self::SlugTaken(_) => Some("slug"),
+            Self::UnknownProvider(_) | Self::ProviderNotConfigured(_) => Some("provider"),
             Self::AlreadyMember { field } => Some(field),
             Self::Forbidden { field, .. } | Self::SelfAction { field, .. } => *field,
             _ => None,

@@ -29,4 +29,5 @@ pub mod mail;
 pub mod redis_ping;
 pub mod server;
 pub mod service;
+pub mod social;
 pub mod state;

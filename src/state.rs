@@ -30,6 +30,8 @@ pub struct AppState {
     /// The authorization server's signing keys; loaded at start-up when
     /// `OAUTH_PROVIDER_ENABLED`.
     pub provider_keys: Option<crate::auth::provider_keys::ProviderKeys>,
+    /// Social-login providers: settings, outbound client, cached keys.
+    pub social: Arc<crate::social::SocialProviders>,
 }
 
 impl AppState {
@@ -56,6 +58,10 @@ impl AppState {
             clock,
             mailer,
             provider_keys: None,
+            social: Arc::new(crate::social::SocialProviders::new(
+                &config.social,
+                config.is_production(),
+            )?),
             config: Arc::new(config),
         })
     }

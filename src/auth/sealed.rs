@@ -2,7 +2,7 @@
 //! value, stored as base64url(nonce ‖ ciphertext ‖ tag). A value sealed
 //! under one key (or tampered with) does not open under another.
 
-use aes_gcm::aead::{Aead as _, KeyInit as _};
+use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -26,28 +26,48 @@ impl SealingKey {
 
     /// Encrypts `plaintext`.
     pub fn seal(&self, plaintext: &[u8]) -> String {
+        self.seal_bound(plaintext, b"")
+    }
+
+    /// Decrypts a sealed value; `None` when it was sealed under another key,
+    /// altered, or is not a sealed value.
+    pub fn open(&self, sealed: &str) -> Option<Vec<u8>> {
+        self.open_bound(sealed, b"")
+    }
+
+    /// Encrypts `plaintext` bound to `context` (associated data): it opens
+    /// only with the same context, so a value copied to another row or
+    /// column does not decrypt there.
+    pub fn seal_bound(&self, plaintext: &[u8], context: &[u8]) -> String {
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);
+        let payload = Payload {
+            msg: plaintext,
+            aad: context,
+        };
         // Encryption with a valid key and nonce cannot fail.
         let ciphertext = self
             .0
-            .encrypt(&Nonce::from(nonce), plaintext)
+            .encrypt(&Nonce::from(nonce), payload)
             .unwrap_or_default();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
         URL_SAFE_NO_PAD.encode(out)
     }
 
-    /// Decrypts a sealed value; `None` when it was sealed under another key,
-    /// altered, or is not a sealed value.
-    pub fn open(&self, sealed: &str) -> Option<Vec<u8>> {
+    /// Decrypts a value sealed with [`Self::seal_bound`] under `context`.
+    pub fn open_bound(&self, sealed: &str, context: &[u8]) -> Option<Vec<u8>> {
         let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
         if bytes.len() < 12 + 16 {
             return None;
         }
         let (nonce, ciphertext) = bytes.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().ok()?;
-        self.0.decrypt(&Nonce::from(nonce), ciphertext).ok()
+        let payload = Payload {
+            msg: ciphertext,
+            aad: context,
+        };
+        self.0.decrypt(&Nonce::from(nonce), payload).ok()
     }
 }
 
@@ -67,5 +87,21 @@ mod tests {
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
         assert!(key.open(&String::from_utf8(tampered).unwrap()).is_none());
         assert!(key.open("short").is_none());
+    }
+
+    #[test]
+    fn bound_values_open_only_in_their_context() {
+        let key = SealingKey::new(&[7u8; 32]);
+        let sealed = key.seal_bound(b"token", b"oauth_accounts:1:access_token_encrypted");
+        assert_eq!(
+            key.open_bound(&sealed, b"oauth_accounts:1:access_token_encrypted")
+                .unwrap(),
+            b"token"
+        );
+        assert!(
+            key.open_bound(&sealed, b"oauth_accounts:2:access_token_encrypted")
+                .is_none()
+        );
+        assert!(key.open(&sealed).is_none());
     }
 }

@@ -4,8 +4,10 @@
 
 mod provider;
 mod reader;
+mod social;
 
 pub use self::provider::{ProviderConfig, ProviderUi};
+pub use self::social::{GithubConfig, GoogleConfig, OidcConfig, ProviderCredentials, SocialConfig};
 
 pub use self::reader::parse_bool;
 
@@ -150,6 +152,8 @@ pub struct Config {
     pub server: ServerLimits,
     /// The OAuth 2.1 authorization server.
     pub provider: ProviderConfig,
+    /// Social login.
+    pub social: SocialConfig,
     /// `RATELIMIT_ENABLED`.
     pub ratelimit_enabled: bool,
     /// `RATELIMIT_MULTIPLIER` (>= 1).
@@ -302,6 +306,7 @@ impl Config {
             max_request_body_bytes: r.int("MAX_REQUEST_BODY_BYTES", 10_485_760, 1024, 1 << 30)?,
             server,
             provider: ProviderConfig::read(&r, production)?,
+            social: SocialConfig::read(&r, production)?,
             ratelimit_enabled: r.bool("RATELIMIT_ENABLED", true)?,
             ratelimit_multiplier: r.int("RATELIMIT_MULTIPLIER", 1, 1, 1_000_000)?,
             redis: r

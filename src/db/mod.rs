@@ -11,6 +11,7 @@ pub mod oauth;
 pub mod organizations;
 pub mod schema;
 pub mod sessions;
+pub mod social;
 pub mod types;
 pub mod users;
 
@@ -129,6 +130,12 @@ fn sqlite_unique_index(message: &str) -> String {
         "users.email" => "ix_users_email".to_owned(),
         "user_sessions.refresh_token_jti" => "ix_user_sessions_refresh_token_jti".to_owned(),
         "organizations.slug" => "ix_organizations_slug".to_owned(),
+        "oauth_accounts.provider, oauth_accounts.provider_user_id" => {
+            "uq_oauth_provider_user".to_owned()
+        }
+        "oauth_accounts.user_id, oauth_accounts.provider" => {
+            "uq_oauth_accounts_user_provider".to_owned()
+        }
         other => other.to_owned(),
     }
 }

@@ -207,3 +207,39 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_provider_refresh_tokens,
     users
 );
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTimestamp};
+
+    oauth_accounts (id) {
+        id -> SqlUuid,
+        user_id -> SqlUuid,
+        provider -> Text,
+        provider_user_id -> Text,
+        provider_email -> Nullable<Text>,
+        access_token_encrypted -> Nullable<Text>,
+        refresh_token_encrypted -> Nullable<Text>,
+        token_expires_at -> Nullable<SqlTimestamp>,
+        created_at -> SqlTimestamp,
+        updated_at -> SqlTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{SqlUuid, SqlTimestamp};
+
+    oauth_states (id) {
+        id -> SqlUuid,
+        state -> Text,
+        code_verifier -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        provider -> Text,
+        redirect_uri -> Nullable<Text>,
+        user_id -> Nullable<SqlUuid>,
+        expires_at -> SqlTimestamp,
+        created_at -> SqlTimestamp,
+        updated_at -> SqlTimestamp,
+    }
+}

@@ -112,6 +112,38 @@ pub fn check_redirect_uri(uri: &str, production: bool) -> Result<(), &'static st
     }
 }
 
+/// Checks the redirect URI of a social-login flow: an absolute http(s) URL
+/// with a host, at most 500 characters, without a fragment. The provider
+/// itself only redirects to the URIs registered with it.
+pub fn check_social_redirect_uri(uri: &str) -> Result<(), String> {
+    if uri.chars().count() > 500 {
+        return Err("String should have at most 500 characters".to_owned());
+    }
+    if uri.contains('#') {
+        return Err("URL must not contain a fragment".to_owned());
+    }
+    // `https:///x` and `https:/x` parse (hosts are guessed for special
+    // schemes); only the plain `scheme://host` form is accepted.
+    let authority_present = uri
+        .split_once("://")
+        .is_some_and(|(_, rest)| !rest.starts_with('/'));
+    let valid = authority_present
+        && url::Url::parse(uri).ok().is_some_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host().is_some()
+                && u.username().is_empty()
+                && u.password().is_none()
+        })
+        && !uri
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\');
+    if valid {
+        Ok(())
+    } else {
+        Err("URL must be an absolute http(s) URL".to_owned())
+    }
+}
+
 /// The host of `//host[:port]/…` (brackets kept for IPv6).
 fn host_of(after_scheme: &str) -> Option<&str> {
     let authority = after_scheme.strip_prefix("//")?;
@@ -171,6 +203,29 @@ pub fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn social_redirect_uris() {
+        for ok in [
+            "https://app.example/cb",
+            "http://localhost:3000/auth/callback?x=1",
+        ] {
+            assert!(check_social_redirect_uri(ok).is_ok(), "{ok}");
+        }
+        let long = format!("https://app.example/{}", "a".repeat(500));
+        for bad in [
+            "/cb",
+            "ftp://app.example/cb",
+            "https://app.example/cb#frag",
+            "https://user:pw@app.example/cb",
+            "https://evil.example\\@app.example/",
+            "https:///cb",
+            "https:/app.example/cb",
+            long.as_str(),
+        ] {
+            assert!(check_social_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn scopes_are_checked_deduplicated_and_sorted() {

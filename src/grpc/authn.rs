@@ -226,6 +226,15 @@ pub fn require_user<T>(request: &tonic::Request<T>) -> Result<Principal, Error> 
     }
 }
 
+/// The caller on a route where authentication is optional: a failed
+/// bearer check makes the request anonymous, never an error.
+pub fn optional_user<T>(request: &tonic::Request<T>) -> Option<Principal> {
+    match request.extensions().get::<Authentication>() {
+        Some(Authentication(Ok(principal))) => Some(principal.clone()),
+        _ => None,
+    }
+}
+
 /// Rebuilds the stored failure as an owned error for this handler.
 fn replay(err: &Error) -> Error {
     match err {

@@ -136,7 +136,7 @@ pub fn device<T>(request: &tonic::Request<T>) -> DeviceInfo {
 }
 
 /// A string field bounded in characters and free of NUL.
-fn bounded(
+pub(super) fn bounded(
     v: &mut Violations,
     field: &str,
     value: Option<String>,
@@ -521,5 +521,53 @@ pub fn consent(consent: crate::service::oauth::consents::Consent) -> pb::Consent
         client_description: consent.client_description,
         granted_scopes: consent.granted_scopes,
         granted_at: Some(timestamp(consent.granted_at)),
+    }
+}
+
+/// The social-login providers list.
+pub fn provider_list(list: crate::service::social::ProviderList) -> pb::ProviderList {
+    pb::ProviderList {
+        enabled: list.enabled,
+        providers: list
+            .providers
+            .into_iter()
+            .map(|p| pb::SocialProvider {
+                provider: p.id.as_str().to_owned(),
+                name: p.name,
+                icon: p.icon.to_owned(),
+            })
+            .collect(),
+    }
+}
+
+/// Where a social-login flow starts.
+pub fn authorization_url(
+    start: crate::service::social::AuthorizationStart,
+) -> pb::AuthorizationUrl {
+    pb::AuthorizationUrl {
+        authorization_url: start.authorization_url,
+        state: start.state,
+    }
+}
+
+/// The tokens of a social login.
+pub fn social_token(login: &crate::service::social::SocialLogin) -> pb::SocialToken {
+    let pair = &login.tokens;
+    pb::SocialToken {
+        access_token: pair.access_token.clone(),
+        refresh_token: pair.refresh_token.clone(),
+        token_type: "bearer".to_owned(),
+        expires_in: i32::try_from(pair.expires_in).unwrap_or(i32::MAX),
+        is_new_user: login.is_new_user,
+    }
+}
+
+/// A linked social identity.
+pub fn linked_account(account: crate::service::views::LinkedAccount) -> pb::LinkedAccount {
+    pb::LinkedAccount {
+        id: account.id.to_string(),
+        provider: account.provider,
+        provider_email: account.provider_email,
+        created_at: Some(timestamp(account.created_at)),
     }
 }

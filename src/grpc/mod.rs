@@ -13,6 +13,7 @@ mod oauth_provider_service;
 mod organization_service;
 mod requests;
 mod session_service;
+mod social_service;
 mod user_service;
 
 use tonic::codec::CompressionEncoding;
@@ -43,50 +44,43 @@ pub mod pb {
 /// are compressed for clients that accept gzip.
 pub fn services(state: &AppState) -> Routes {
     let limit = state.config.max_request_body_bytes;
-    Routes::new(
-        pb::auth_service_server::AuthServiceServer::new(auth_service::AuthApi::new(state.clone()))
-            .max_decoding_message_size(limit)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip),
-    )
-    .add_service(
-        pb::user_service_server::UserServiceServer::new(user_service::UserApi::new(state.clone()))
-            .max_decoding_message_size(limit)
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip),
-    )
-    .add_service(
-        pb::session_service_server::SessionServiceServer::new(session_service::SessionApi::new(
-            state.clone(),
-        ))
-        .max_decoding_message_size(limit)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip),
-    )
-    .add_service(
-        pb::organization_service_server::OrganizationServiceServer::new(
-            organization_service::OrganizationApi::new(state.clone()),
-        )
-        .max_decoding_message_size(limit)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip),
-    )
-    .add_service(
-        pb::o_auth_provider_service_server::OAuthProviderServiceServer::new(
-            oauth_provider_service::OAuthProviderApi::new(state.clone()),
-        )
-        .max_decoding_message_size(limit)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip),
-    )
-    .add_service(
-        pb::admin_service_server::AdminServiceServer::new(admin_service::AdminApi::new(
-            state.clone(),
-        ))
-        .max_decoding_message_size(limit)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip),
-    )
+    macro_rules! tuned {
+        ($server:path, $api:expr) => {
+            <$server>::new($api)
+                .max_decoding_message_size(limit)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+        };
+    }
+    let s = || state.clone();
+    Routes::new(tuned!(
+        pb::auth_service_server::AuthServiceServer<_>,
+        auth_service::AuthApi::new(s())
+    ))
+    .add_service(tuned!(
+        pb::user_service_server::UserServiceServer<_>,
+        user_service::UserApi::new(s())
+    ))
+    .add_service(tuned!(
+        pb::session_service_server::SessionServiceServer<_>,
+        session_service::SessionApi::new(s())
+    ))
+    .add_service(tuned!(
+        pb::organization_service_server::OrganizationServiceServer<_>,
+        organization_service::OrganizationApi::new(s())
+    ))
+    .add_service(tuned!(
+        pb::social_login_service_server::SocialLoginServiceServer<_>,
+        social_service::SocialApi::new(s())
+    ))
+    .add_service(tuned!(
+        pb::o_auth_provider_service_server::OAuthProviderServiceServer<_>,
+        oauth_provider_service::OAuthProviderApi::new(s())
+    ))
+    .add_service(tuned!(
+        pb::admin_service_server::AdminServiceServer<_>,
+        admin_service::AdminApi::new(s())
+    ))
 }
 
 /// gRPC health (`grpc.health.v1`) and reflection (v1 and v1alpha).

@@ -12,6 +12,7 @@ use crate::domain::organization::{parse_description, parse_name, parse_slug};
 use crate::domain::types::Id;
 use crate::error::{Error, Violations};
 use crate::service::admin::{BulkAction, NewOrganization, NewUser};
+use crate::service::social::Callback;
 use crate::service::users::UserQuery;
 
 pub(super) fn new_user(req: pb::CreateUserRequest) -> Result<NewUser, Error> {
@@ -313,4 +314,34 @@ pub(super) fn client_id(v: &mut Violations, raw: &str) -> String {
         v.add("client_id", "Must be 1 to 255 characters");
     }
     raw.to_owned()
+}
+
+fn social_redirect_uri(v: &mut Violations, raw: Option<String>) -> Option<String> {
+    let uri = v.required("redirect_uri", raw)?;
+    let checked = crate::domain::oauth::check_social_redirect_uri(&uri).map(|()| uri);
+    v.check("redirect_uri", checked)
+}
+
+/// The `redirect_uri` of a social-login start.
+pub(super) fn redirect_uri(raw: Option<String>) -> Result<String, Status> {
+    let mut v = Violations::new();
+    let uri = social_redirect_uri(&mut v, raw);
+    v.finish()?;
+    Ok(uri.unwrap_or_default())
+}
+
+/// A social-login callback: the query's `redirect_uri`, the body's code
+/// and state.
+pub(super) fn social_callback(req: pb::CallbackRequest) -> Result<Callback, Status> {
+    let mut v = Violations::new();
+    let redirect_uri = social_redirect_uri(&mut v, req.redirect_uri);
+    let body = req.body.unwrap_or_default();
+    let code = convert::bounded(&mut v, "code", body.code, 1, 2048);
+    let state = convert::bounded(&mut v, "state", body.state, 1, 255);
+    v.finish()?;
+    Ok(Callback {
+        redirect_uri: redirect_uri.unwrap_or_default(),
+        code: code.unwrap_or_default(),
+        state: state.unwrap_or_default(),
+    })
 }

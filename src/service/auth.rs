@@ -95,19 +95,30 @@ pub async fn login(
     device: DeviceInfo,
 ) -> Result<TokenPair, Error> {
     let user = check_credentials(state, email, password).await?;
-    let now = state.clock.now();
+    let (row, pair) = new_session(state, &user, device, state.clock.now())?;
+    insert_checked_session(state, &user, row).await?;
+    Ok(pair)
+}
+
+/// A new session of `user` and its first token pair (docs/endpoints.md#sessions);
+/// the caller stores the row, and hands out the pair only once it is stored.
+pub(crate) fn new_session(
+    state: &AppState,
+    user: &UserRow,
+    device: DeviceInfo,
+    now: Timestamp,
+) -> Result<(SessionRow, TokenPair), Error> {
     let session_id = Id::new_random();
-    let issued = issue_tokens(state, &user, session_id, now, now)?;
+    let issued = issue_tokens(state, user, session_id, now, now)?;
     let row = session_row(
         session_id,
-        &user,
+        user,
         &issued.refresh_jti,
         issued.refresh_expires_at,
         device,
         now,
     );
-    insert_checked_session(state, &user, row).await?;
-    Ok(issued.into_pair(user))
+    Ok((row, issued.into_pair(user.clone())))
 }
 
 /// The authorization server's login (docs/oauth.md#login-page): the same

@@ -9,6 +9,7 @@ pub mod oauth;
 pub mod organizations;
 pub mod principal;
 pub mod sessions;
+pub mod social;
 pub mod users;
 pub mod views;
 

@@ -274,7 +274,9 @@ pub(crate) async fn live_user(conn: &mut DbConn, id: Id) -> Result<UserRow, Erro
 }
 
 /// Deletion effects (section 2.4.7): marked deleted and inactive, every
-/// session ended, every membership inactive. Run inside a transaction.
+/// session ended, every membership inactive, stored social-provider tokens
+/// erased (the links stay, so the identity cannot sign up again). Run
+/// inside a transaction.
 async fn soft_delete(conn: &mut DbConn, id: Id, now: Timestamp) -> Result<(), Error> {
     let changes = UserChangeset {
         is_active: Some(false),
@@ -284,6 +286,7 @@ async fn soft_delete(conn: &mut DbConn, id: Id, now: Timestamp) -> Result<(), Er
     users::update_user(conn, id, changes, now).await?;
     super::end_access(conn, id, None, now).await?;
     organizations::deactivate_user_memberships(conn, id, now).await?;
+    crate::db::social::erase_tokens(conn, id, now).await?;
     Ok(())
 }
 

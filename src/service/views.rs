@@ -153,3 +153,27 @@ impl From<MembershipRow> for Membership {
         }
     }
 }
+
+/// A social identity linked to a user; never its provider tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedAccount {
+    /// Link id.
+    pub id: Id,
+    /// `google`, `github` or `oidc`.
+    pub provider: String,
+    /// The email the provider reported.
+    pub provider_email: Option<String>,
+    /// Linked.
+    pub created_at: Timestamp,
+}
+
+impl From<crate::db::social::AccountRow> for LinkedAccount {
+    fn from(row: crate::db::social::AccountRow) -> Self {
+        Self {
+            id: row.id,
+            provider: row.provider,
+            provider_email: row.provider_email,
+            created_at: row.created_at,
+        }
+    }
+}

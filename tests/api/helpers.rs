@@ -89,6 +89,14 @@ pub async fn run_with(
     for (key, value) in env {
         builder = builder.env(key, value);
     }
+    run_built(builder, body).await;
+}
+
+/// Spawns the app `builder` describes, runs `body`, cleans up.
+pub async fn run_built(
+    builder: TestAppBuilder,
+    body: impl FnOnce(TestApp) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) {
     let Some(app) = builder.spawn().await else {
         eprintln!("skipped: set {PG_VAR} to run the PostgreSQL variant");
         return;

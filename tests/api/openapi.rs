@@ -69,7 +69,7 @@ async fn the_document_describes_every_route_and_matches_the_docs() {
     assert_eq!(document["openapi"], "3.1.0");
 
     let served = operations(&document);
-    assert_eq!(served.len(), 50, "{served:#?}");
+    assert_eq!(served.len(), 56, "{served:#?}");
     for path in [
         "/.well-known/oauth-authorization-server",
         "/api/v1/oauth/provider/token",
@@ -80,7 +80,7 @@ async fn the_document_describes_every_route_and_matches_the_docs() {
     // Without the authorization server, its routes are not described.
     let off = spawn(&[]).await;
     let off = off.send(off.http.get(off.url("/openapi.json"))).await.body;
-    assert_eq!(operations(&off).len(), 43);
+    assert_eq!(operations(&off).len(), 49);
     assert!(off["paths"]["/api/v1/oauth/provider/token"].is_null());
     assert_eq!(
         served,
