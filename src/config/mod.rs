@@ -478,6 +478,26 @@ mod tests {
     }
 
     #[test]
+    fn issuer_is_an_origin_and_social_urls_are_checked() {
+        for bad in ["https://id.example/auth", "ftp://id.example", "https://"] {
+            let err = config(&[("OAUTH_ISSUER", bad)]).unwrap_err();
+            assert_eq!(err.variable, "OAUTH_ISSUER", "{bad}");
+        }
+        let ok = config(&[("OAUTH_ISSUER", "https://id.example:8443/")]).unwrap();
+        assert_eq!(ok.provider.issuer, "https://id.example:8443");
+        let err = config(&[("OAUTH_GITHUB_API_URL", "github.example")]).unwrap_err();
+        assert_eq!(err.variable, "OAUTH_GITHUB_API_URL");
+        let err = config(&[("OAUTH_TOKEN_ENCRYPTION_KEY", "c2hvcnQ")]).unwrap_err();
+        assert_eq!(err.variable, "OAUTH_TOKEN_ENCRYPTION_KEY");
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let ok = config(&[("OAUTH_TOKEN_ENCRYPTION_KEY", key)]).unwrap();
+        assert_eq!(ok.social.token_key.unwrap()[31], 31);
+        // A provider is configured only with both credentials.
+        let half = config(&[("OAUTH_GOOGLE_CLIENT_ID", "id")]).unwrap();
+        assert!(half.social.google.credentials.is_none());
+    }
+
+    #[test]
     fn short_secret_and_bad_values_are_refused() {
         assert_eq!(
             config(&[("SECRET_KEY", "short")]).unwrap_err().variable,

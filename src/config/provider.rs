@@ -48,6 +48,18 @@ impl ProviderConfig {
                 "must be an absolute http(s) URL without query or fragment",
             ));
         }
+        // The metadata and key set are served at the root of the host
+        // (RFC 8414's path insertion is not supported), so the issuer is
+        // an origin.
+        if issuer
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.contains('/') || rest.is_empty())
+        {
+            return Err(invalid(
+                "OAUTH_ISSUER",
+                "must be an origin (scheme, host and port) without a path",
+            ));
+        }
         let enabled = r.bool("OAUTH_PROVIDER_ENABLED", false)?;
         if production && enabled && !issuer.starts_with("https://") {
             return Err(invalid("OAUTH_ISSUER", "must use https in production"));

@@ -82,6 +82,12 @@ pub fn check_redirect_uri(uri: &str, production: bool) -> Result<(), &'static st
     if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("Redirect URI must not contain spaces or control characters");
     }
+    // Browsers read `\` as `/` and a `Location` header carries only ASCII:
+    // either would make the host users are shown differ from the one they
+    // are sent to, or the redirect impossible.
+    if !uri.is_ascii() || uri.contains('\\') {
+        return Err("Redirect URI must be ASCII, without backslashes");
+    }
     let Some((scheme, rest)) = uri.split_once(':') else {
         return Err("Redirect URI must be absolute");
     };
@@ -94,6 +100,12 @@ pub fn check_redirect_uri(uri: &str, production: bool) -> Result<(), &'static st
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     if !scheme_ok {
         return Err("Redirect URI must be absolute");
+    }
+    let web = matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https");
+    if web
+        && url::Url::parse(uri).map_or(true, |u| !u.username().is_empty() || u.password().is_some())
+    {
+        return Err("Redirect URI must not contain user information");
     }
     match scheme.to_ascii_lowercase().as_str() {
         "https" => host_of(rest)
@@ -263,6 +275,9 @@ mod tests {
             "https:///nohost",
             "https://app.example.com/a b",
             "ftp://example.com/x",
+            "https://evil.example\\@app.example.com/cb",
+            "https://user:pw@app.example.com/cb",
+            "https://app.example.com/caf\u{e9}",
         ] {
             assert!(check_redirect_uri(bad, true).is_err(), "{bad}");
         }

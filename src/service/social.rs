@@ -179,7 +179,7 @@ pub struct SocialLogin {
     pub is_new_user: bool,
 }
 
-/// The callback (docs/social.md#callback), steps 4 to 10.
+/// The callback (docs/social.md#the-callback), steps 4 to 10.
 pub async fn callback(
     state: &AppState,
     provider: ProviderId,

@@ -298,7 +298,7 @@ impl SocialProviders {
     }
 
     /// Exchanges `code` and establishes who the user is (steps 6 and 7 of
-    /// the callback). Every failure is AUTH_008 with the contract's reason.
+    /// the callback). Every failure is AUTH_008 with the step's reason.
     pub async fn identify(
         &self,
         id: ProviderId,

@@ -852,6 +852,103 @@ db_test!(a_users_account_events_revoke_provider_tokens, env: [("OAUTH_PROVIDER_E
     assert_oauth_error(&refreshed, 400, "invalid_grant", "Refresh token has been revoked");
 });
 
+db_test!(protocol_endpoints_refuse_hostile_shapes, env: [("OAUTH_PROVIDER_ENABLED", "true")], |app| {
+    // HEAD never runs the effectful GET handlers.
+    for path in ["authorize", "authorize/consent"] {
+        let answer = app.send(app.http.head(app.url(&format!("{API}/{path}?client_id=x")))).await;
+        assert_eq!(answer.status, 405, "{path}");
+    }
+    let login = app.send(app.http.head(app.url(&format!("{API}/authorize/login")))).await;
+    assert_ne!(login.status, 405);
+    // A Basic header that does not decode is refused, not ignored.
+    for header in ["Basic", "Basic !!!", "basic Zm9v"] {
+        let answer = app
+            .send(
+                app.http
+                    .post(app.url(&format!("{API}/token")))
+                    .header("authorization", header)
+                    .form(&[("grant_type", "client_credentials")]),
+            )
+            .await;
+        assert_eq!(answer.status, 401, "{header}: {}", answer.body);
+        assert_eq!(answer.body["error"], "invalid_client", "{header}");
+    }
+    // Thousands of parameters cost one refusal, not a quadratic scan.
+    let many: String = (0..5000).map(|i| format!("p{i}=1&")).collect();
+    let answer = app
+        .send(
+            app.http
+                .post(app.url(&format!("{API}/token")))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(many),
+        )
+        .await;
+    assert_oauth_error(&answer, 400, "invalid_request", "Too many parameters");
+});
+
+db_test!(codes_not_yet_exchanged_die_with_access_and_consent, env: [("OAUTH_PROVIDER_ENABLED", "true")], |app| {
+    app.register("pending@example.com").await;
+    let native = register(&app, "public", NATIVE_REDIRECT, "openid").await;
+    let browser = Browser::new();
+    let exchange = |code: String, verifier: PkceCodeVerifier| {
+        let app = app.clone();
+        let id = native.id.clone();
+        async move {
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", NATIVE_REDIRECT),
+                ("code_verifier", verifier.secret().as_str()),
+                ("client_id", id.as_str()),
+            ];
+            app.send(app.http.post(app.url(&format!("{API}/token"))).form(&form)).await
+        }
+    };
+
+    // Logout everywhere after the code was issued: the code is dead.
+    let (code, verifier) = obtain_code(&app, &native, &browser, "pending@example.com", &[]).await;
+    let bearer = app.login("pending@example.com", PASSWORD).await;
+    let token = bearer["access_token"].as_str().unwrap();
+    assert_eq!(app.call("POST", "/api/v1/auth/logout-all", Some(token), None).await.status, 200);
+    let answer = exchange(code, verifier).await;
+    assert_oauth_error(&answer, 400, "invalid_grant", "Authorization code has already been used");
+
+    // Consent withdrawn after the code was issued: dead too.
+    let browser = Browser::new();
+    let (code, verifier) = obtain_code(&app, &native, &browser, "pending@example.com", &[]).await;
+    let bearer = app.login("pending@example.com", PASSWORD).await;
+    let token = bearer["access_token"].as_str().unwrap();
+    let path = format!("/api/v1/oauth/provider/consents/{}", native.id);
+    assert_eq!(app.call("DELETE", &path, Some(token), None).await.status, 204);
+    let answer = exchange(code, verifier).await;
+    assert_oauth_error(&answer, 400, "invalid_grant", "Authorization code has already been used");
+});
+
+db_test!(concurrent_replays_of_a_code_leave_no_live_token, env: [("OAUTH_PROVIDER_ENABLED", "true")], |app| {
+    app.register("race@example.com").await;
+    let native = register(&app, "public", NATIVE_REDIRECT, "openid").await;
+    for _ in 0..5 {
+        let (code, verifier) =
+            obtain_code(&app, &native, &Browser::new(), "race@example.com", &[]).await;
+        let form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("redirect_uri", NATIVE_REDIRECT.to_owned()),
+            ("code_verifier", verifier.secret().clone()),
+            ("client_id", native.id.clone()),
+        ];
+        let send = || app.send(app.http.post(app.url(&format!("{API}/token"))).form(&form));
+        let (a, b) = tokio::join!(send(), send());
+        let winners: Vec<_> = [&a, &b].into_iter().filter(|x| x.status == 200).collect();
+        assert_eq!(winners.len(), 1, "a code is exchanged exactly once");
+        // Whatever the interleaving, a replay revokes what the code issued.
+        for winner in winners {
+            let access = winner.body["access_token"].as_str().unwrap();
+            assert_eq!(introspect(&app, &native, access).await, json!({"active": false}));
+        }
+    }
+});
+
 #[tokio::test]
 async fn a_switched_off_provider_answers_404_everywhere() {
     let app = TestApp::builder(crate::helpers::Db::Sqlite)

@@ -138,24 +138,35 @@ pub async fn find_matching_request(
     now: Timestamp,
 ) -> DbResult<Option<RequestRow>> {
     use oauth_authorization_requests as r;
-    let candidates: Vec<RequestRow> = map_err(with_backend!(conn, c => {
-        r::table
+    map_err(with_backend!(conn, c => {
+        let mut query = r::table
             .filter(r::client_id.eq(wanted.client_id))
             .filter(r::redirect_uri.eq(wanted.redirect_uri))
             .filter(r::state.eq(wanted.state))
             .filter(r::consumed_at.is_null())
             .filter(r::expires_at.gt(now))
             .filter(r::user_id.eq(user_id).or(r::user_id.is_null()))
+            .into_boxed();
+        // Every parameter is compared in SQL, so no number of look-alike
+        // requests can hide the one that matches.
+        query = match wanted.code_challenge {
+            Some(v) => query.filter(r::code_challenge.eq(v)),
+            None => query.filter(r::code_challenge.is_null()),
+        };
+        query = match wanted.code_challenge_method {
+            Some(v) => query.filter(r::code_challenge_method.eq(v)),
+            None => query.filter(r::code_challenge_method.is_null()),
+        };
+        query = match wanted.nonce {
+            Some(v) => query.filter(r::nonce.eq(v)),
+            None => query.filter(r::nonce.is_null()),
+        };
+        query
             .order((r::created_at.desc(), r::id.asc()))
-            .limit(20)
             .select(RequestRow::as_select())
-            .load(c)
+            .first(c)
             .await
-    }))?;
-    Ok(candidates.into_iter().find(|row| {
-        row.code_challenge.as_deref() == wanted.code_challenge
-            && row.code_challenge_method.as_deref() == wanted.code_challenge_method
-            && row.nonce.as_deref() == wanted.nonce
+            .optional()
     }))
 }
 
@@ -235,4 +246,40 @@ pub async fn find_code(conn: &mut DbConn, code_hash: &str) -> DbResult<Option<Co
             .await
             .optional()
     }))
+}
+
+/// Ends a user's unused codes and pending requests, for one client or all
+/// (access ended, consent withdrawn): none of them can be turned into
+/// tokens afterwards.
+pub async fn end_user_grants(
+    conn: &mut DbConn,
+    user_id: Id,
+    client_id: Option<&str>,
+    now: Timestamp,
+) -> DbResult<()> {
+    use oauth_authorization_codes as k;
+    use oauth_authorization_requests as r;
+    map_err(with_backend!(conn, c => {
+        let mut codes = diesel::update(k::table)
+            .filter(k::user_id.eq(user_id))
+            .filter(k::used.eq(false))
+            .into_boxed();
+        let mut requests = diesel::update(r::table)
+            .filter(r::user_id.eq(user_id))
+            .filter(r::consumed_at.is_null())
+            .into_boxed();
+        if let Some(client_id) = client_id {
+            codes = codes.filter(k::client_id.eq(client_id));
+            requests = requests.filter(r::client_id.eq(client_id));
+        }
+        codes
+            .set((k::used.eq(true), k::updated_at.eq(now)))
+            .execute(c)
+            .await?;
+        requests
+            .set((r::consumed_at.eq(now), r::updated_at.eq(now)))
+            .execute(c)
+            .await
+    }))
+    .map(drop)
 }

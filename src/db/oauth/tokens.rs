@@ -107,8 +107,23 @@ pub async fn revoke(conn: &mut DbConn, id: Id, now: Timestamp) -> DbResult<bool>
     .map(|n| n > 0)
 }
 
-/// Revokes every live token of a family; returns how many.
+/// Revokes every live token of a family; returns how many. Run it in a
+/// transaction: on PostgreSQL it first locks the family's rows, so a
+/// rotation in flight commits before the update, whose fresh snapshot then
+/// sees (and revokes) the token that rotation issued; a later rotation
+/// waits, then finds its token revoked. (SQLite's `BEGIN IMMEDIATE`
+/// already serialises.)
 pub async fn revoke_family(conn: &mut DbConn, family_id: Id, now: Timestamp) -> DbResult<usize> {
+    if let crate::db::Backend::Pg(c) = conn.backend() {
+        map_err(
+            t::table
+                .filter(t::family_id.eq(family_id))
+                .select(t::id)
+                .for_update()
+                .load::<Id>(c)
+                .await,
+        )?;
+    }
     map_err(with_backend!(conn, c => {
         diesel::update(
             t::table

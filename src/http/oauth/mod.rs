@@ -40,8 +40,12 @@ enum Endpoint {
 impl Endpoint {
     fn allow(self) -> &'static str {
         match self {
-            Self::Metadata | Self::Jwks | Self::Authorize => "GET, HEAD",
-            Self::Login | Self::Consent => "GET, HEAD, POST",
+            Self::Metadata | Self::Jwks => "GET, HEAD",
+            // GET here has effects (a stored request, a code, a bound
+            // request), so HEAD, which link checkers send freely, is refused.
+            Self::Authorize => "GET",
+            Self::Consent => "GET, POST",
+            Self::Login => "GET, HEAD, POST",
             Self::Token | Self::Revoke | Self::Introspect => "POST",
         }
     }
@@ -105,7 +109,9 @@ pub async fn handle(
     let get = request.method() == Method::GET || head;
     let allowed = match endpoint.allow() {
         "POST" => post,
+        "GET" => get && !head,
         "GET, HEAD" => get,
+        "GET, POST" => (get && !head) || post,
         _ => get || post,
     };
     if !allowed {
@@ -152,6 +158,10 @@ async fn read_body(headers: &http::HeaderMap, body: Body) -> Result<bytes::Bytes
     }
 }
 
+/// Most parameters a protocol request may carry (the largest, an
+/// authorization request, has about a dozen).
+const MAX_PARAMETERS: usize = 64;
+
 /// Parameters of a query string or form body; a parameter may appear once
 /// (RFC 6749 §3.1, §3.2).
 #[derive(Debug, Default)]
@@ -159,13 +169,17 @@ pub struct Form(Vec<(String, String)>);
 
 impl Form {
     fn checked(pairs: Vec<(String, String)>) -> Result<Self, ProtocolError> {
-        for (i, (name, _)) in pairs.iter().enumerate() {
-            if pairs[..i].iter().any(|(other, _)| other == name) {
+        if pairs.len() > MAX_PARAMETERS {
+            return Err(OAuthError::invalid_request("Too many parameters").into());
+        }
+        let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+        for (name, value) in &pairs {
+            if !seen.insert(name.as_str()) {
                 return Err(
                     OAuthError::invalid_request(format!("Parameter {name} repeated")).into(),
                 );
             }
-            if name.contains('\0') || pairs[i].1.contains('\0') {
+            if name.contains('\0') || value.contains('\0') {
                 return Err(OAuthError::invalid_request("Parameters must not contain NUL").into());
             }
         }

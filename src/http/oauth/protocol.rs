@@ -34,31 +34,39 @@ fn public(mut response: Response) -> Response {
 }
 
 /// The client credentials of a request: `Authorization: Basic` (its parts
-/// form-decoded, RFC 6749 §2.3.1) and the form's fields.
+/// form-decoded, RFC 6749 §2.3.1) and the form's fields. A Basic header that
+/// does not decode is kept as `Some(Err(()))`: "Malformed client credentials".
 fn client_auth(headers: &HeaderMap, form: &Form) -> ClientAuth {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, credentials) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("basic").then(|| {
-                let decoded = STANDARD.decode(credentials.trim()).map_err(drop)?;
-                let text = String::from_utf8(decoded).map_err(drop)?;
-                let (id, secret) = text.split_once(':').ok_or(())?;
-                let decode = |part: &str| {
-                    form_urlencoded::parse(format!("x={part}").as_bytes())
-                        .next()
-                        .map(|(_, v)| v.into_owned())
-                        .unwrap_or_default()
-                };
-                Ok((decode(id), decode(secret)))
-            })
-        });
+    let basic = headers.get(header::AUTHORIZATION).and_then(|v| {
+        let value = v.as_bytes();
+        let scheme_end = value.iter().position(|b| *b == b' ').unwrap_or(value.len());
+        value[..scheme_end]
+            .eq_ignore_ascii_case(b"basic")
+            .then(|| basic_credentials(&value[scheme_end..]))
+    });
     ClientAuth {
         basic,
         client_id: form.get("client_id"),
         client_secret: form.get("client_secret"),
     }
+}
+
+/// `base64(form-encoded id ":" form-encoded secret)`.
+fn basic_credentials(encoded: &[u8]) -> Result<(String, String), ()> {
+    let decoded = STANDARD.decode(encoded.trim_ascii()).map_err(drop)?;
+    let text = String::from_utf8(decoded).map_err(drop)?;
+    let (id, secret) = text.split_once(':').ok_or(())?;
+    Ok((form_decode(id)?, form_decode(secret)?))
+}
+
+/// `application/x-www-form-urlencoded` decoding of one value: `+` is a
+/// space, `%XX` a byte; the result must be UTF-8.
+fn form_decode(part: &str) -> Result<String, ()> {
+    let spaced = part.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(drop)
 }
 
 /// The request's form, which must be urlencoded (RFC 6749 §3.2).
@@ -188,4 +196,22 @@ pub fn jwks(state: &AppState) -> Response {
         .as_ref()
         .map_or_else(|| json!({"keys": []}), |k| k.jwks());
     public(json_response(StatusCode::OK, &keys))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded_exactly() {
+        let encode = |text: &str| STANDARD.encode(text);
+        assert_eq!(
+            basic_credentials(encode("my%20app:a%2Bb+c&d").as_bytes()),
+            Ok(("my app".to_owned(), "a+b c&d".to_owned()))
+        );
+        assert!(basic_credentials(b"not base64!").is_err());
+        assert!(basic_credentials(encode("no-colon").as_bytes()).is_err());
+        assert!(basic_credentials(encode("id:%FF").as_bytes()).is_err());
+        assert!(basic_credentials(b"").is_err());
+    }
 }

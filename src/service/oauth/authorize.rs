@@ -283,7 +283,16 @@ async fn decide(
         .await?
         .map(|c| scope_tokens(&c.granted_scopes));
     if granted.is_some_and(|g| effective.iter().all(|s| g.contains(s))) {
-        let url = finish(conn, who.user_id(), &request, &effective, stored, now).await?;
+        let url = finish(
+            conn,
+            who.user_id(),
+            &request,
+            &effective,
+            stored,
+            false,
+            now,
+        )
+        .await?;
         return Ok(Next::Client(url));
     }
     if stored {
@@ -304,6 +313,7 @@ async fn finish(
     request: &RequestRow,
     scope: &[String],
     stored: bool,
+    record_consent: bool,
     now: Timestamp,
 ) -> Result<String, ProtocolError> {
     let code = random_token(64);
@@ -329,6 +339,10 @@ async fn finish(
             if stored && !grants::consume_request(c, request_id, now).await? {
                 // Another tab finished this request first.
                 return Err(unknown_request());
+            }
+            // Only the decision that consumed the request is recorded.
+            if record_consent {
+                consents::grant(c, user_id, &row.client_id, &row.scope, now).await?;
             }
             grants::insert_code(c, &row).await?;
             Ok(())
@@ -520,12 +534,11 @@ pub async fn consent(
 ) -> Result<String, ProtocolError> {
     let who = who.ok_or(Error::NotAuthenticated)?;
     let p = &form.params;
-    let request_id = match non_empty(&p.request_id) {
-        Some(raw) => Some(parse_request_id(raw)?),
-        None => None,
-    };
+    // CSRF (403) comes before the form's validation (422): a malformed
+    // request id in a cookie-carried form is a failed CSRF check.
     if who.via_cookie {
-        let valid = match (request_id, form.csrf_token.as_deref()) {
+        let id = non_empty(&p.request_id).and_then(|raw| parse_request_id(raw).ok());
+        let valid = match (id, form.csrf_token.as_deref()) {
             (Some(id), Some(token)) => {
                 super::browser::consent_csrf_matches(state, who.session_id, id, token)
             }
@@ -535,6 +548,10 @@ pub async fn consent(
             return Err(Error::forbidden("CSRF token missing or invalid").into());
         }
     }
+    let request_id = match non_empty(&p.request_id) {
+        Some(raw) => Some(parse_request_id(raw)?),
+        None => None,
+    };
     let approved = match form.approved.as_deref().map(crate::config::parse_bool) {
         Some(Some(approved)) => approved,
         Some(None) => return Err(field_error("approved", "Input should be a valid boolean")),
@@ -600,19 +617,12 @@ pub async fn consent(
             "PKCE with S256 is required for public clients",
         ));
     }
-    consents::grant(
-        &mut conn,
-        who.user_id(),
-        &client.client_id,
-        &join_scope(&approved_scopes),
-        now,
-    )
-    .await?;
     finish(
         &mut conn,
         who.user_id(),
         &record,
         &approved_scopes,
+        true,
         true,
         now,
     )

@@ -4,7 +4,7 @@
 
 use scoped_futures::ScopedFutureExt as _;
 
-use crate::db::oauth::{consents, tokens};
+use crate::db::oauth::{consents, grants, tokens};
 use crate::domain::types::Timestamp;
 use crate::error::Error;
 use crate::service::connection;
@@ -56,6 +56,7 @@ pub async fn revoke_consent(
         .transaction(|c| {
             async move {
                 tokens::revoke_user_tokens(c, user_id, Some(&client_id), now).await?;
+                grants::end_user_grants(c, user_id, Some(&client_id), now).await?;
                 Ok::<_, Error>(consents::delete_consent(c, user_id, &client_id).await?)
             }
             .scope_boxed()

@@ -201,48 +201,77 @@ async fn exchange_code(
         .ok_or_else(|| OAuthError::invalid_request("redirect_uri required"))?;
     let now = state.clock.now();
     let hash = sha256_hex(code.as_bytes());
-    // The first attempt spends the code, whatever happens next.
-    let Some(row) = grants::spend_code(conn, &hash, now).await? else {
-        return match grants::find_code(conn, &hash).await? {
-            Some(used) => {
-                // Replay: everything issued from this code is revoked.
-                let revoked = tokens::revoke_family(conn, used.id, now).await?;
-                tracing::warn!(client_id = %used.client_id, revoked, "authorization code replayed");
-                Err(OAuthError::invalid_grant("Authorization code has already been used").into())
+    let verifier = form.code_verifier;
+    let client = client.clone();
+    // One transaction from spending the code to storing its tokens: a
+    // concurrent replay waits on the code's row, then finds the tokens to
+    // revoke. A refused attempt still commits: the code is spent by the
+    // first attempt, whatever happens next.
+    conn.transaction(|c| {
+        async move {
+            let Some(row) = grants::spend_code(c, &hash, now).await? else {
+                return Ok(Err(refuse_spent_code(c, &hash, now).await?.into()));
+            };
+            if let Err(refused) = check_code(&row, &client, &redirect_uri, verifier.as_deref(), now)
+            {
+                return Ok(Err(refused.into()));
             }
-            None => Err(OAuthError::invalid_grant("Invalid authorization code").into()),
-        };
-    };
+            let user = match live_user(c, row.user_id).await {
+                Ok(user) => user,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            let scope = scope_tokens(&row.scope);
+            let nonce = row.nonce.as_deref();
+            issue(
+                state, c, &client, &user, &scope, row.id, nonce, &origin, now,
+            )
+            .await
+            .map(Ok)
+        }
+        .scope_boxed()
+    })
+    .await?
+}
+
+/// The answer to a code that cannot be spent: unknown, or already used, in
+/// which case everything issued from it is revoked (a replay).
+async fn refuse_spent_code(
+    conn: &mut DbConn,
+    hash: &str,
+    now: Timestamp,
+) -> Result<OAuthError, ProtocolError> {
+    match grants::find_code(conn, hash).await? {
+        Some(used) => {
+            let revoked = tokens::revoke_family(conn, used.id, now).await?;
+            tracing::warn!(client_id = %used.client_id, revoked, "authorization code replayed");
+            Ok(OAuthError::invalid_grant(
+                "Authorization code has already been used",
+            ))
+        }
+        None => Ok(OAuthError::invalid_grant("Invalid authorization code")),
+    }
+}
+
+/// The checks of a freshly spent code against the token request.
+fn check_code(
+    row: &grants::CodeRow,
+    client: &ClientRow,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+    now: Timestamp,
+) -> Result<(), OAuthError> {
     if row.expires_at <= now {
-        return Err(OAuthError::invalid_grant("Authorization code has expired").into());
+        return Err(OAuthError::invalid_grant("Authorization code has expired"));
     }
     if row.client_id != client.client_id {
-        return Err(
-            OAuthError::invalid_grant("Authorization code was not issued to this client").into(),
-        );
+        return Err(OAuthError::invalid_grant(
+            "Authorization code was not issued to this client",
+        ));
     }
     if row.redirect_uri != redirect_uri {
-        return Err(OAuthError::invalid_grant("redirect_uri mismatch").into());
+        return Err(OAuthError::invalid_grant("redirect_uri mismatch"));
     }
-    check_pkce(
-        client,
-        row.code_challenge.as_deref(),
-        form.code_verifier.as_deref(),
-    )?;
-    let user = live_user(conn, row.user_id).await?;
-    let scope = scope_tokens(&row.scope);
-    issue(
-        state,
-        conn,
-        client,
-        &user,
-        &scope,
-        row.id,
-        row.nonce.as_deref(),
-        &origin,
-        now,
-    )
-    .await
+    check_pkce(client, row.code_challenge.as_deref(), verifier)
 }
 
 fn check_pkce(
@@ -299,7 +328,12 @@ async fn refresh(
     if row.revoked {
         // A rotated (or revoked) token presented again: whoever holds it may
         // be an attacker, so the whole family goes (OAuth 2.1, RFC 9700).
-        let revoked = tokens::revoke_family(conn, row.family_id, now).await?;
+        let family = row.family_id;
+        let revoked = conn
+            .transaction(|c| {
+                async move { tokens::revoke_family(c, family, now).await }.scope_boxed()
+            })
+            .await?;
         tracing::warn!(client_id = %row.client_id, revoked, "revoked refresh token reused; family revoked");
         return Err(OAuthError::invalid_grant("Refresh token has been revoked").into());
     }
