@@ -343,6 +343,14 @@ pub enum Error {
         "Cannot unlink OAuth account. You must have either a password set or at least one other OAuth provider linked."
     )]
     LastLoginMethod,
+    /// A rate limit or the login throttle refused the request (SYS_004).
+    #[error("{message}")]
+    RateLimited {
+        /// What was exceeded.
+        message: String,
+        /// Whole seconds until a request would be admitted.
+        retry_after: u64,
+    },
     /// An upstream service the request needs (an OpenID provider's
     /// discovery document) cannot be reached (SYS_006).
     #[error("{0}")]
@@ -402,6 +410,7 @@ impl Error {
             Self::SocialEmailTaken(_) => Code::UserAlreadyExists,
             Self::NoLinkToUnlink(_) => Code::NotFound,
             Self::UpstreamUnavailable(_) => Code::Unavailable,
+            Self::RateLimited { .. } => Code::RateLimited,
             Self::NotYourSession => Code::InsufficientPermissions,
             Self::Validation(_) => Code::Validation,
             Self::BodyTooLarge { .. } => Code::PayloadTooLarge,
@@ -499,6 +508,9 @@ impl From<Error> for tonic::Status {
             metadata.insert(META_CHALLENGE.to_owned(), challenge.to_owned());
         }
         let mut details = ErrorDetails::with_error_info(code.envelope(), ERROR_DOMAIN, metadata);
+        if let Error::RateLimited { retry_after, .. } = &err {
+            details.set_retry_info(Some(std::time::Duration::from_secs(*retry_after)));
+        }
         if let Error::Validation(violations) = &err {
             for v in &listed(violations) {
                 details.add_bad_request_violation(v.field.clone().unwrap_or_default(), &v.message);

@@ -14,7 +14,7 @@
 //! - [`domain`]: validation and normalisation rules, device and client IP.
 //! - [`error`]: the error code table and the service error type.
 //! - [`config`], [`clock`], [`mail`], [`state`]: settings, time, email and the
-//!   shared application state; [`redis_ping`]: the Redis health probe.
+//!   shared application state; [`redis`]: a small Redis client (health probe, shared rate limits).
 
 pub mod app;
 pub mod auth;
@@ -26,7 +26,8 @@ pub mod error;
 pub mod grpc;
 pub mod http;
 pub mod mail;
-pub mod redis_ping;
+pub mod ratelimit;
+pub mod redis;
 pub mod server;
 pub mod service;
 pub mod social;

@@ -30,6 +30,8 @@ pub struct AppState {
     /// The authorization server's signing keys; loaded at start-up when
     /// `OAUTH_PROVIDER_ENABLED`.
     pub provider_keys: Option<crate::auth::provider_keys::ProviderKeys>,
+    /// Rate limits and the login throttle.
+    pub limiter: Arc<crate::ratelimit::Limiter>,
     /// Social-login providers: settings, outbound client, cached keys.
     pub social: Arc<crate::social::SocialProviders>,
 }
@@ -55,9 +57,10 @@ impl AppState {
             tokens: TokenKeys::new(&config.secret_key, config.algorithm),
             reset_key: ResetKey::derive(&config.secret_key),
             db: pool,
-            clock,
+            clock: clock.clone(),
             mailer,
             provider_keys: None,
+            limiter: Arc::new(crate::ratelimit::Limiter::new(&config, clock.clone())?),
             social: Arc::new(crate::social::SocialProviders::new(
                 &config.social,
                 config.is_production(),

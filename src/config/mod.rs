@@ -158,8 +158,10 @@ pub struct Config {
     pub ratelimit_enabled: bool,
     /// `RATELIMIT_MULTIPLIER` (>= 1).
     pub ratelimit_multiplier: u32,
+    /// `RATELIMIT_REDIS_FALLBACK`: limits while Redis is unreachable.
+    pub ratelimit_redis_fallback: crate::ratelimit::RedisFallback,
     /// `REDIS_URL`: shared rate-limit counters; checked by `/health`.
-    pub redis: Option<crate::redis_ping::RedisTarget>,
+    pub redis: Option<crate::redis::RedisTarget>,
     /// `EMAIL_BACKEND`.
     pub email_backend: EmailBackend,
     /// `EMAIL_FROM`.
@@ -309,9 +311,14 @@ impl Config {
             social: SocialConfig::read(&r, production)?,
             ratelimit_enabled: r.bool("RATELIMIT_ENABLED", true)?,
             ratelimit_multiplier: r.int("RATELIMIT_MULTIPLIER", 1, 1, 1_000_000)?,
+            ratelimit_redis_fallback: match r.string("RATELIMIT_REDIS_FALLBACK", "local").trim() {
+                "local" => crate::ratelimit::RedisFallback::Local,
+                "open" => crate::ratelimit::RedisFallback::Open,
+                _ => return Err(invalid("RATELIMIT_REDIS_FALLBACK", "must be local or open")),
+            },
             redis: r
                 .raw("REDIS_URL")
-                .map(|url| crate::redis_ping::RedisTarget::parse(url.trim()))
+                .map(|url| crate::redis::RedisTarget::parse(url.trim()))
                 .transpose()
                 .map_err(|e| invalid("REDIS_URL", e))?,
             email_backend,

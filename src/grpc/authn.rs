@@ -13,7 +13,9 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::domain::client_ip::ClientIp;
 use crate::error::Error;
+use crate::ratelimit::Rules;
 use crate::service::principal::{self, Principal};
 use crate::state::AppState;
 
@@ -173,7 +175,7 @@ pub async fn admit(
 /// reads the one request message of a unary identity method within its body
 /// limit and checks its framing, unless the REST transcoder already did.
 pub async fn authenticate(
-    State((state, policy)): State<(AppState, MethodPolicy)>,
+    State((state, policy, limits)): State<(AppState, MethodPolicy, Arc<Rules>)>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -181,6 +183,13 @@ pub async fn authenticate(
         let path = request.uri().path().to_owned();
         if policy.disabled(&path) {
             return tonic::Status::from(Error::NotFound(PROVIDER_DISABLED)).into_http();
+        }
+        // The route's rate limit comes before authentication.
+        if let Some(rule) = limits.for_grpc(&path)
+            && let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied()
+            && let Err(refused) = state.limiter.admit(rule, ip).await
+        {
+            return tonic::Status::from(refused).into_http();
         }
         match admit(&state, request.headers(), policy.level(&path)).await {
             Err(err) => return tonic::Status::from(err).into_http(),

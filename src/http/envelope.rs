@@ -79,6 +79,16 @@ pub fn from_status(status: &tonic::Status) -> Response<Body> {
             .map(String::as_str);
         error(code, message, field)
     };
+    if let Some(wait) = details
+        .retry_info()
+        .and_then(|r| r.retry_delay)
+        .filter(|_| code == Code::RateLimited)
+    {
+        let seconds = wait.as_secs().max(1);
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
     if let Some(challenge) = info
         .and_then(|i| i.metadata.get(META_CHALLENGE))
         .and_then(|c| HeaderValue::from_str(c).ok())

@@ -48,6 +48,8 @@ struct Dispatch {
     api_description: Option<bytes::Bytes>,
     /// The authorization server's protocol endpoints.
     oauth: oauth::Endpoints,
+    /// The per-route rate limits.
+    limits: Arc<crate::ratelimit::Rules>,
 }
 
 /// The whole HTTP application.
@@ -61,21 +63,24 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         state.config.max_request_body_bytes,
         state.config.provider.enabled,
     );
+    let table = transcode::RouteTable::from_pool(&pool, &state.config.api_prefix)?;
+    let bindings = table
+        .routes()
+        .map(|r| (r.grpc_path.as_str(), &r.http_method, r.template.as_str()));
+    let limits = Arc::new(crate::ratelimit::Rules::new(
+        &state.config.api_prefix,
+        bindings,
+    ));
     let grpc_router = routes
         .prepare()
         .into_axum_router()
         .layer(middleware::from_fn_with_state(
-            (state.clone(), policy.clone()),
+            (state.clone(), policy.clone(), limits.clone()),
             grpc::authn::authenticate,
         ))
         .layer(tonic_web::GrpcWebLayer::new());
-    let transcoder = transcode::Transcoder::new(
-        &pool,
-        &state.config.api_prefix,
-        state.clone(),
-        policy.clone(),
-        grpc_router.clone(),
-    )?;
+    let transcoder =
+        transcode::Transcoder::new(table, state.clone(), policy.clone(), grpc_router.clone());
     let api_description = state.config.api_docs_enabled.then(|| {
         let info = openapi::Info {
             title: &state.config.project_name,
@@ -93,6 +98,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         policy,
         api_description,
         oauth: oauth::Endpoints::new(&state.config.api_prefix),
+        limits,
     });
     let settings = Arc::new(headers::Settings::new(&state.config));
     let cors = Arc::new(cors::Cors::new(&state.config.cors_origins));
@@ -121,6 +127,15 @@ async fn dispatch_request(State(app): State<Arc<Dispatch>>, request: Request) ->
             Ok(response) => response,
             Err(never) => match never {},
         };
+    }
+    // Step 4 of the order of checks, for REST and the OAuth endpoints (gRPC
+    // calls are counted in the authentication layer, against the same
+    // budget as their REST route).
+    if let Some(rule) = app.limits.for_http(request.method(), request.uri().path())
+        && let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied()
+        && let Err(refused) = app.state.limiter.admit(rule, ip).await
+    {
+        return envelope::from_status(&tonic::Status::from(refused));
     }
     let request = match oauth::handle(&app.state, &app.oauth, request).await {
         Ok(answer) => return answer,

@@ -94,7 +94,7 @@ pub async fn login(
     password: SecretString,
     device: DeviceInfo,
 ) -> Result<TokenPair, Error> {
-    let user = check_credentials(state, email, password).await?;
+    let user = check_credentials(state, email, password, &device).await?;
     let (row, pair) = new_session(state, &user, device, state.clock.now())?;
     insert_checked_session(state, &user, row).await?;
     Ok(pair)
@@ -131,7 +131,7 @@ pub(crate) async fn open_browser_session(
     device: DeviceInfo,
     lifetime_minutes: i64,
 ) -> Result<(Id, UserRow), Error> {
-    let user = check_credentials(state, email, password).await?;
+    let user = check_credentials(state, email, password, &device).await?;
     let now = state.clock.now();
     let session_id = Id::new_random();
     // A refresh-token id that is never issued: the session cannot be refreshed.
@@ -144,7 +144,22 @@ pub(crate) async fn open_browser_session(
 
 /// The account behind `email` if `password` is its password: exactly one
 /// hash verification whatever the account, so that timing tells nothing.
+/// Attempts count against the login throttle of (account, client), which a
+/// success clears.
 async fn check_credentials(
+    state: &AppState,
+    email: &str,
+    password: SecretString,
+    device: &DeviceInfo,
+) -> Result<UserRow, Error> {
+    let ip = device.ip_address.as_deref().and_then(|ip| ip.parse().ok());
+    state.limiter.admit_login(email, ip).await?;
+    let user = verify_credentials(state, email, password).await?;
+    state.limiter.login_succeeded(email, ip).await;
+    Ok(user)
+}
+
+async fn verify_credentials(
     state: &AppState,
     email: &str,
     password: SecretString,

@@ -24,6 +24,7 @@ mod oauth_provider;
 mod openapi;
 mod organizations;
 mod password_reset;
+mod rate_limits;
 mod schema;
 mod sessions;
 mod social_login;

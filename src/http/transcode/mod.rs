@@ -18,7 +18,7 @@ mod scalars;
 mod template;
 mod text;
 
-pub use self::routes::{BodyFormat, BodySpec, Route};
+pub use self::routes::{BodyFormat, BodySpec, Route, RouteTable};
 pub(crate) use self::scalars::enum_value_name;
 
 use axum::Router;
@@ -28,12 +28,12 @@ use bytes::{Buf as _, BufMut as _, Bytes, BytesMut};
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::BodyExt as _;
 use prost::Message as _;
-use prost_reflect::{DescriptorPool, DynamicMessage};
+use prost_reflect::DynamicMessage;
 use tower::ServiceExt as _;
 
 use self::body::DecodeError;
 use self::request::decode_request;
-use self::routes::{Resolution, RouteTable};
+use self::routes::Resolution;
 use super::{body_limit, envelope, method_not_allowed};
 use crate::error::Code;
 use crate::grpc::authn;
@@ -73,21 +73,19 @@ pub struct Transcoder {
 }
 
 impl Transcoder {
-    /// Reads the HTTP rules of `pool`; `api_prefix` replaces `/api/v1` in
-    /// every path.
+    /// Serves the routes of `table` (see [`RouteTable::from_pool`]).
     pub fn new(
-        pool: &DescriptorPool,
-        api_prefix: &str,
+        table: RouteTable,
         state: AppState,
         policy: authn::MethodPolicy,
         grpc: Router,
-    ) -> anyhow::Result<Self> {
-        Ok(Self {
-            table: RouteTable::from_pool(pool, api_prefix)?,
+    ) -> Self {
+        Self {
+            table,
             grpc,
             state,
             policy,
-        })
+        }
     }
 
     /// Every REST route, in table order.
