@@ -144,7 +144,19 @@ pub async fn delete_account(conn: &mut DbConn, user_id: Id, provider: &str) -> D
     .map(|n| n > 0)
 }
 
-/// Replaces a link's stored provider tokens and email.
+/// Removes the flows a user started (their access ended: a link flow of
+/// theirs must not outlive it).
+pub async fn delete_user_states(conn: &mut DbConn, user_id: Id) -> DbResult<()> {
+    map_err(with_backend!(conn, c => {
+        diesel::delete(oauth_states::table.filter(oauth_states::user_id.eq(user_id)))
+            .execute(c)
+            .await
+    }))
+    .map(drop)
+}
+
+/// Replaces a link's stored provider tokens and email; `false` when the
+/// link no longer exists.
 pub async fn update_tokens(
     conn: &mut DbConn,
     id: Id,
@@ -153,7 +165,7 @@ pub async fn update_tokens(
     refresh: Option<&str>,
     expires: Option<Timestamp>,
     now: Timestamp,
-) -> DbResult<()> {
+) -> DbResult<bool> {
     map_err(with_backend!(conn, c => {
         diesel::update(oauth_accounts::table.find(id))
             .set((
@@ -166,7 +178,7 @@ pub async fn update_tokens(
             .execute(c)
             .await
     }))
-    .map(drop)
+    .map(|n| n > 0)
 }
 
 /// Erases every stored provider token of a user (deletion).

@@ -48,10 +48,11 @@ impl pb::social_login_service_server::SocialLoginService for SocialApi {
         request: Request<pb::CallbackRequest>,
     ) -> Result<Response<pb::SocialToken>, Status> {
         let device = convert::device(&request);
+        let caller = optional_user(&request);
         let req = request.into_inner();
         let provider = social::usable_provider(&self.state, &req.provider)?;
         let input = social_callback(req)?;
-        let login = social::callback(&self.state, provider, input, device).await?;
+        let login = social::callback(&self.state, provider, input, caller.as_ref(), device).await?;
         Ok(Response::new(convert::social_token(&login)))
     }
 

@@ -26,8 +26,9 @@ pub(crate) async fn connection(state: &AppState) -> Result<crate::db::DbConn, Er
 /// Ends a user's access everywhere, inside the caller's transaction: every
 /// first-party session but `keep` (the login cookie of the authorization
 /// server included), every refresh token the authorization server issued
-/// (so their access tokens stop being active too), and its unused codes and
-/// pending authorization requests. Returns how many
+/// (so their access tokens stop being active too), its unused codes and
+/// pending authorization requests, and the social-login flows the user
+/// started. Returns how many
 /// sessions were active. Password change and reset, logout everywhere,
 /// deactivation and deletion all go through here.
 pub(crate) async fn end_access(
@@ -39,5 +40,6 @@ pub(crate) async fn end_access(
     let ended = crate::db::sessions::end_user_sessions(conn, user_id, keep, now).await?;
     crate::db::oauth::tokens::revoke_user_tokens(conn, user_id, None, now).await?;
     crate::db::oauth::grants::end_user_grants(conn, user_id, None, now).await?;
+    crate::db::social::delete_user_states(conn, user_id).await?;
     Ok(ended)
 }

@@ -118,9 +118,11 @@ pub async fn start(
         updated_at: now,
     };
     let mut conn = connection(state).await?;
-    // Flows that were never finished go as new ones come: the table holds
-    // at most one lifetime's worth of states.
-    links::purge_expired_states(&mut conn, now).await?;
+    // Flows that were never finished go as new ones come (and with the
+    // cleanup job): the table holds about one lifetime's worth of states.
+    if state.social.purge_due(now) {
+        links::purge_expired_states(&mut conn, now).await?;
+    }
     links::insert_state(&mut conn, &row).await?;
     Ok(AuthorizationStart {
         authorization_url,
@@ -179,11 +181,13 @@ pub struct SocialLogin {
     pub is_new_user: bool,
 }
 
-/// The callback (docs/social.md#the-callback), steps 4 to 10.
+/// The callback (docs/social.md#the-callback), steps 4 to 10. `caller` is
+/// the bearer's user when the request carried a valid one.
 pub async fn callback(
     state: &AppState,
     provider: ProviderId,
     input: Callback,
+    caller: Option<&Principal>,
     device: DeviceInfo,
 ) -> Result<SocialLogin, Error> {
     let now = state.clock.now();
@@ -195,6 +199,14 @@ pub async fn callback(
     .await?
     .filter(|s| s.expires_at > now && s.provider == provider.as_str())
     .ok_or_else(|| Error::ExternalAuthFailed(BAD_STATE.to_owned()))?;
+    // A link flow finished in a browser where someone else is logged in
+    // is someone else's flow: its identity must not join the starter's
+    // account (a link forged by sending the authorization URL).
+    if let (Some(starter), Some(caller)) = (flow.user_id, caller)
+        && starter != caller.user_id()
+    {
+        return Err(Error::ExternalAuthFailed(BAD_STATE.to_owned()));
+    }
     // Step 5.
     if flow.redirect_uri.as_deref() != Some(input.redirect_uri.as_str()) {
         return Err(Error::ExternalAuthFailed(
@@ -211,30 +223,67 @@ pub async fn callback(
         .identify(provider, &input.code, &input.redirect_uri, &secrets, now)
         .await?;
     // Steps 8 to 10 in one transaction: nothing half-created on failure.
-    let linking = flow.user_id;
     let resolution = Resolution {
         state,
         provider,
         identity: &identity,
         email: identity.email.as_deref().and_then(|e| Email::parse(e).ok()),
         provider_tokens: &provider_tokens,
+        linking: flow.user_id,
         now,
     };
     let mut conn = connection(state).await?;
-    conn.transaction(|c| {
-        async move {
-            let (user, link_id, is_new_user) = resolution.resolve(c, linking).await?;
-            let (session, tokens) = new_session(state, &user, device, now)?;
-            crate::db::sessions::insert_session(c, &session).await?;
-            tracing::info!(user_id = %user.id, %link_id, provider = provider.as_str(), is_new_user, "social login");
-            Ok(SocialLogin {
-                tokens,
-                is_new_user,
+    // A concurrent callback or unlink may change what the resolution read
+    // (a double-submitted sign-up, an unlink); then it runs once more and
+    // sees the other's outcome.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let device = device.clone();
+        let resolution = &resolution;
+        let outcome = conn
+            .transaction(|c| {
+                async move {
+                    let (user, link_id, is_new_user) = resolution.resolve(c).await?;
+                    let (session, tokens) = new_session(state, &user, device, now)?;
+                    crate::db::sessions::insert_session(c, &session).await?;
+                    tracing::info!(user_id = %user.id, %link_id, provider = provider.as_str(), is_new_user, "social login");
+                    Ok(SocialLogin {
+                        tokens,
+                        is_new_user,
+                    })
+                }
+                .scope_boxed()
             })
+            .await;
+        match outcome {
+            Ok(login) => return Ok(login),
+            Err(Tx::Failed(err)) => return Err(err),
+            Err(Tx::Raced(err)) if attempts >= 2 => return Err(err),
+            Err(Tx::Raced(_)) => {}
         }
-        .scope_boxed()
-    })
-    .await
+    }
+}
+
+/// How a resolution transaction ends when it does not commit.
+enum Tx {
+    /// A final answer.
+    Failed(Error),
+    /// A concurrent change invalidated what was read; `Error` is the answer
+    /// if running again does not help.
+    Raced(Error),
+}
+
+impl From<Error> for Tx {
+    fn from(err: Error) -> Self {
+        Self::Failed(err)
+    }
+}
+
+impl From<DbError> for Tx {
+    fn from(err: DbError) -> Self {
+        Self::Failed(err.into())
+    }
 }
 
 /// Step 8 (account resolution) and step 9 (the link's tokens and email).
@@ -245,23 +294,21 @@ struct Resolution<'a> {
     /// The identity's email, when it is a valid address (normalised).
     email: Option<Email>,
     provider_tokens: &'a ProviderTokens,
+    /// The starter of a link flow.
+    linking: Option<Id>,
     now: Timestamp,
 }
 
 impl Resolution<'_> {
     /// The user to log in, the link used, and whether the user is new.
-    async fn resolve(
-        &self,
-        c: &mut DbConn,
-        linking: Option<Id>,
-    ) -> Result<(UserRow, Id, bool), Error> {
+    async fn resolve(&self, c: &mut DbConn) -> Result<(UserRow, Id, bool), Tx> {
         let existing =
             links::find_by_identity(c, self.provider.as_str(), &self.identity.subject).await?;
-        match (existing, linking) {
+        match (existing, self.linking) {
             // a1, a2: the identity is linked; a link flow must be its owner's.
             (Some(link), Some(caller)) => {
                 if link.user_id != caller {
-                    return Err(linked_elsewhere(self.state, self.provider));
+                    return Err(linked_elsewhere(self.state, self.provider).into());
                 }
                 let user = usable_user(c, caller).await?;
                 self.refresh_link(c, &link).await?;
@@ -276,8 +323,12 @@ impl Resolution<'_> {
             // b: a new link for the caller.
             (None, Some(caller)) => {
                 let user = usable_user(c, caller).await?;
+                let mine = links::list_accounts(c, user.id).await?;
+                if mine.iter().any(|a| a.provider == self.provider.as_str()) {
+                    return Err(already_have(self.state, self.provider).into());
+                }
                 if SocialProviders::uses_openid(self.provider) && !self.verified_email() {
-                    return Err(not_verified(self.state, self.provider));
+                    return Err(not_verified(self.state, self.provider).into());
                 }
                 let id = self.link(c, user.id).await?;
                 Ok((user, id, false))
@@ -291,22 +342,27 @@ impl Resolution<'_> {
     }
 
     /// Cases c, d and e: no link yet, a login flow.
-    async fn login_without_link(&self, c: &mut DbConn) -> Result<(UserRow, Id, bool), Error> {
+    async fn login_without_link(&self, c: &mut DbConn) -> Result<(UserRow, Id, bool), Tx> {
         let name = self.state.social.display_name(self.provider);
         let holder = match &self.email {
             Some(email) => users::find_user_by_email(c, email.as_str()).await?,
             None => None,
         };
-        if let Some(holder) = holder {
+        if let (Some(holder), Some(email)) = (holder, &self.email) {
             if !self.state.social.auto_link_by_email() {
-                return Err(Error::SocialEmailTaken(name.to_owned()));
+                return Err(Error::SocialEmailTaken(name.to_owned()).into());
             }
             // c: linking by email needs the provider's word that the
             // address is theirs, or anyone could claim any account.
             if !self.identity.email_verified {
-                return Err(not_verified(self.state, self.provider));
+                return Err(not_verified(self.state, self.provider).into());
             }
             let user = usable_user(c, holder.id).await?;
+            if user.email != email.as_str() {
+                // The address moved to another account since it was read.
+                return Err(Tx::Raced(Error::ExternalAuthFailed(BAD_STATE.to_owned())));
+            }
+            let user = self.take_over_unverified(c, user).await?;
             let id = self.link(c, user.id).await?;
             return Ok((user, id, false));
         }
@@ -314,10 +370,11 @@ impl Resolution<'_> {
         let Some(email) = &self.email else {
             return Err(Error::ExternalAuthFailed(format!(
                 "Email is required for registration. Please grant email permission to {name}."
-            )));
+            ))
+            .into());
         };
         if !self.identity.email_verified {
-            return Err(not_verified(self.state, self.provider));
+            return Err(not_verified(self.state, self.provider).into());
         }
         let user = UserRow {
             id: Id::new_random(),
@@ -334,13 +391,43 @@ impl Resolution<'_> {
             created_at: self.now,
             updated_at: self.now,
         };
-        users::insert_user(c, &user).await?;
+        match users::insert_user(c, &user).await {
+            Ok(()) => {}
+            // A concurrent callback (a double submit) created the account.
+            Err(DbError::UniqueViolation(index)) if index == "ix_users_email" => {
+                return Err(Tx::Raced(Error::SocialEmailTaken(name.to_owned())));
+            }
+            Err(other) => return Err(other.into()),
+        }
         let id = self.link(c, user.id).await?;
         Ok((user, id, true))
     }
 
+    /// Auto-linking proves that the identity owns the address; nothing ever
+    /// proved that whoever set the account's password did (sign-up does not
+    /// verify emails). So the password goes, and with it every session and
+    /// grant it opened: an account pre-registered with someone else's
+    /// address is not kept by whoever registered it. The owner can set a
+    /// new password with a reset.
+    async fn take_over_unverified(&self, c: &mut DbConn, user: UserRow) -> Result<UserRow, Tx> {
+        if user.password_hash.is_none() {
+            return Ok(user);
+        }
+        let changes = users::UserChangeset {
+            password_hash: Some(None),
+            ..users::UserChangeset::default()
+        };
+        users::update_user(c, user.id, changes, self.now).await?;
+        crate::service::end_access(c, user.id, None, self.now).await?;
+        tracing::info!(user_id = %user.id, provider = self.provider.as_str(), "auto-link removed an unverified password");
+        Ok(UserRow {
+            password_hash: None,
+            ..user
+        })
+    }
+
     /// Creates the link with the provider's tokens.
-    async fn link(&self, c: &mut DbConn, user_id: Id) -> Result<Id, Error> {
+    async fn link(&self, c: &mut DbConn, user_id: Id) -> Result<Id, Tx> {
         let id = Id::new_random();
         let (access, refresh, expires) = self.sealed_tokens(id);
         let row = AccountRow {
@@ -358,26 +445,34 @@ impl Resolution<'_> {
         match links::insert_account(c, &row).await {
             Ok(()) => Ok(id),
             // A concurrent callback linked the same identity, or the same
-            // provider to this user, first.
+            // provider to this user, first: the next attempt sees it.
             Err(DbError::UniqueViolation(index)) if index == "uq_oauth_provider_user" => {
-                Err(linked_elsewhere(self.state, self.provider))
+                Err(Tx::Raced(linked_elsewhere(self.state, self.provider)))
             }
             Err(DbError::UniqueViolation(index)) if index == "uq_oauth_accounts_user_provider" => {
-                Err(already_have(self.state, self.provider))
+                Err(Tx::Raced(already_have(self.state, self.provider)))
             }
             Err(other) => Err(other.into()),
         }
     }
 
-    /// Replaces an existing link's tokens and email with this login's.
-    async fn refresh_link(&self, c: &mut DbConn, link: &AccountRow) -> Result<(), Error> {
+    /// Replaces an existing link's tokens and email with this login's; a
+    /// link unlinked meanwhile makes the resolution run again.
+    async fn refresh_link(&self, c: &mut DbConn, link: &AccountRow) -> Result<(), Tx> {
         let (access, refresh, expires) = self.sealed_tokens(link.id);
         let email = self
             .email
             .as_ref()
             .map(|e| e.as_str().to_owned())
             .or_else(|| link.provider_email.clone());
-        links::update_tokens(
+        // A provider that sends no new refresh token leaves the old one valid.
+        let refresh = refresh.or_else(|| {
+            self.state
+                .social
+                .token_key()
+                .and(link.refresh_token_encrypted.clone())
+        });
+        let updated = links::update_tokens(
             c,
             link.id,
             email.as_deref(),
@@ -387,7 +482,11 @@ impl Resolution<'_> {
             self.now,
         )
         .await?;
-        Ok(())
+        if updated {
+            Ok(())
+        } else {
+            Err(Tx::Raced(Error::ExternalAuthFailed(BAD_STATE.to_owned())))
+        }
     }
 
     /// The provider's tokens sealed for link `id`, or nothing without a key.

@@ -30,6 +30,9 @@ pub enum UpstreamError {
     /// An answer over [`MAX_UPSTREAM_BODY`].
     #[error("answer larger than {MAX_UPSTREAM_BODY} bytes")]
     TooLarge,
+    /// Every slot for upstream calls stayed taken for the whole budget.
+    #[error("too many upstream calls in flight")]
+    Busy,
     /// An answer that is not the expected JSON.
     #[error("unexpected answer: {0}")]
     Json(#[from] serde_json::Error),
@@ -44,10 +47,16 @@ pub struct Fetched<T> {
     pub max_age: Option<u64>,
 }
 
+/// Most upstream calls in flight at once, whoever causes them: a flood of
+/// callbacks cannot turn into a flood against a provider (which would
+/// throttle our client id for everyone).
+pub const MAX_IN_FLIGHT: usize = 32;
+
 /// The shared client.
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Http {
@@ -63,7 +72,10 @@ impl Http {
             .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+        })
     }
 
     /// `GET url`, optionally with a bearer token.
@@ -76,6 +88,7 @@ impl Http {
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
+        let _slot = self.slot().await?;
         read_json(request.send().await?).await
     }
 
@@ -90,7 +103,17 @@ impl Http {
         if let Some((user, password)) = basic {
             request = request.basic_auth(form_encode(user), Some(form_encode(password)));
         }
+        let _slot = self.slot().await?;
         read_json(request.send().await?).await.map(|f| f.value)
+    }
+
+    /// A place among the calls in flight, waited for within the call budget.
+    async fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, UpstreamError> {
+        tokio::time::timeout(UPSTREAM_TIMEOUT, self.in_flight.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or(UpstreamError::Busy)
     }
 }
 

@@ -19,6 +19,11 @@ use crate::domain::types::Timestamp;
 const DEFAULT_JWKS_AGE: Duration = Duration::from_secs(3600);
 /// Longest a JWKS is kept whatever its answer says.
 const MAX_JWKS_AGE: Duration = Duration::from_secs(24 * 3600);
+/// Shortest: a `max-age=0` answer must not cost a fetch per login.
+const MIN_JWKS_AGE: Duration = Duration::from_secs(60);
+/// After a failed fetch, the next attempt waits this long (the last good
+/// keys, if any, keep being used meanwhile).
+const FAILED_FETCH_RETRY: Duration = Duration::from_secs(10);
 /// At most one refetch for an unknown `kid` per this interval.
 const FORCED_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Clock skew allowed on `exp` and `iat`.
@@ -90,7 +95,7 @@ impl KeySet {
         let now = Instant::now();
         let stale = cache.url != url || cache.fresh_until.is_none_or(|t| t <= now);
         if stale {
-            Self::fetch(&mut cache, http, url).await?;
+            Self::refresh(&mut cache, http, url).await?;
         }
         if let Some(found) = cache.keys.get(kid) {
             return Ok((found.key.clone(), found.alg));
@@ -104,12 +109,30 @@ impl KeySet {
             return Err(IdTokenError::UnknownKey);
         }
         cache.last_forced = Some(now);
-        Self::fetch(&mut cache, http, url).await?;
+        Self::refresh(&mut cache, http, url).await?;
         cache
             .keys
             .get(kid)
             .map(|found| (found.key.clone(), found.alg))
             .ok_or(IdTokenError::UnknownKey)
+    }
+
+    /// Fetches the set; on failure keeps the last good keys of this URL
+    /// (retried after a short pause) and fails only without any.
+    async fn refresh(cache: &mut Cache, http: &Http, url: &str) -> Result<(), IdTokenError> {
+        match Self::fetch(cache, http, url).await {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                tracing::warn!(%url, error = %err, "JWKS fetch failed");
+                let usable = cache.url == url && !cache.keys.is_empty();
+                if !usable {
+                    cache.url = url.to_owned();
+                    cache.keys.clear();
+                }
+                cache.fresh_until = Some(Instant::now() + FAILED_FETCH_RETRY);
+                if usable { Ok(()) } else { Err(err) }
+            }
+        }
     }
 
     async fn fetch(cache: &mut Cache, http: &Http, url: &str) -> Result<(), IdTokenError> {
@@ -120,7 +143,7 @@ impl KeySet {
         let age = fetched
             .max_age
             .map_or(DEFAULT_JWKS_AGE, Duration::from_secs)
-            .min(MAX_JWKS_AGE);
+            .clamp(MIN_JWKS_AGE, MAX_JWKS_AGE);
         // Keys of a kind we cannot use (or malformed ones) are skipped,
         // not fatal: the set may carry keys for other purposes.
         let keys = fetched
@@ -244,6 +267,10 @@ fn check_claims(
     if !expected.issuers.contains(&iss) {
         return Err(IdTokenError::Claim("iss"));
     }
+    // An `azp`, when present, must be us (OpenID Connect Core 3.1.3.7).
+    if string(claims, "azp").is_some_and(|azp| azp != expected.client_id) {
+        return Err(IdTokenError::Claim("azp"));
+    }
     match claims.get("aud") {
         Some(Value::String(aud)) if aud == expected.client_id => {}
         Some(Value::Array(auds)) => {
@@ -336,6 +363,7 @@ mod tests {
             ("sub", json!("")),
             ("exp", json!(999_939)),
             ("iat", json!(1_000_061)),
+            ("azp", json!("someone-else")),
         ];
         for (name, value) in cases {
             let mut c = good();

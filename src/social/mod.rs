@@ -184,6 +184,8 @@ pub struct SocialProviders {
     http: Http,
     google_keys: KeySet,
     oidc: openid::Discovery,
+    /// When expired states were last purged (Unix ms).
+    last_purge_ms: std::sync::atomic::AtomicI64,
 }
 
 impl SocialProviders {
@@ -195,6 +197,7 @@ impl SocialProviders {
             http: Http::new()?,
             google_keys: KeySet::default(),
             oidc: openid::Discovery::default(),
+            last_purge_ms: std::sync::atomic::AtomicI64::new(0),
         })
     }
 
@@ -211,6 +214,19 @@ impl SocialProviders {
     /// `OAUTH_STATE_EXPIRE_MINUTES`.
     pub fn state_minutes(&self) -> i64 {
         self.config.state_minutes
+    }
+
+    /// Whether this process should purge expired states now: at most once a
+    /// minute, so starting flows costs one write, not two.
+    pub fn purge_due(&self, now: Timestamp) -> bool {
+        use std::sync::atomic::Ordering;
+        let now_ms = now.as_datetime().timestamp_millis();
+        let last = self.last_purge_ms.load(Ordering::Relaxed);
+        now_ms - last >= 60_000
+            && self
+                .last_purge_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// `OAUTH_TOKEN_ENCRYPTION_KEY`.
@@ -320,7 +336,12 @@ impl SocialProviders {
                 .await
             }
             ProviderId::Google | ProviderId::Oidc => {
-                let endpoints = self.openid_endpoints(id).await?;
+                // At the callback every provider failure is AUTH_008 (the
+                // state is spent): discovery included.
+                let endpoints = self
+                    .openid_endpoints(id)
+                    .await
+                    .map_err(|e| failed(id, EXCHANGE_FAILED, e))?;
                 let keys = match id {
                     ProviderId::Google => &self.google_keys,
                     _ => self.oidc.keys(),

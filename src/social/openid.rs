@@ -37,6 +37,8 @@ const ASYMMETRIC: &[Algorithm] = &[
     Algorithm::ES384,
     Algorithm::EdDSA,
 ];
+/// Longest stored subject (`provider_user_id`).
+const MAX_SUBJECT: usize = 255;
 /// How long a discovery document is kept.
 const DISCOVERY_AGE: Duration = Duration::from_secs(3600);
 /// After a failed discovery, the next attempt waits this long.
@@ -133,6 +135,15 @@ impl Client<'_> {
         secrets: &FlowSecrets,
         now: Timestamp,
     ) -> Result<(ExternalIdentity, ProviderTokens), Error> {
+        let (Some(nonce), Some(_)) = (secrets.nonce.as_deref(), secrets.code_verifier.as_deref())
+        else {
+            // Every OpenID flow stores both; a state without them is not one.
+            return Err(failed(
+                self.provider,
+                EXCHANGE_FAILED,
+                "flow without nonce or verifier",
+            ));
+        };
         let response = self.exchange(code, redirect_uri, secrets).await?;
         let Some(id_token) = response.id_token.as_deref() else {
             return Err(failed(self.provider, "ID token missing", "no id_token"));
@@ -145,7 +156,7 @@ impl Client<'_> {
                 .map(String::as_str)
                 .collect::<Vec<_>>(),
             client_id: self.client_id,
-            nonce: secrets.nonce.as_deref().unwrap_or_default(),
+            nonce,
             algorithms: &self.endpoints.algorithms,
             now,
         };
@@ -165,8 +176,22 @@ impl Client<'_> {
             self.complete(&mut claims, access).await?;
         }
         let first = claims.given_name.as_deref().or(claims.name.as_deref());
+        // Google's subjects are Google's; a configured provider's are bound
+        // to its issuer, so pointing OAUTH_OIDC_ISSUER at another provider
+        // (or tenant) cannot log anyone in through an old link.
+        let subject = match self.provider {
+            ProviderId::Oidc => format!("{}|{}", self.endpoints.issuers[0], claims.subject),
+            _ => claims.subject,
+        };
+        if subject.len() > MAX_SUBJECT {
+            return Err(failed(
+                self.provider,
+                "Invalid ID token",
+                "subject too long",
+            ));
+        }
         let identity = ExternalIdentity::new(
-            claims.subject,
+            subject,
             claims.email,
             claims.email_verified,
             first,

@@ -74,6 +74,12 @@ pub enum Spoil {
     Expired,
     /// The ID token carries no email (user info must complete it).
     NoEmailClaim,
+    /// Another issuer.
+    WrongIssuer,
+    /// Another audience.
+    WrongAudience,
+    /// HMAC-signed (an algorithm confusion attempt) under `key-a`.
+    Hmac,
 }
 
 struct Issued {
@@ -335,11 +341,19 @@ fn id_token(fake: &FakeProvider, issuer: &str, issued: &Issued) -> Option<String
     }
     match spoil {
         Spoil::WrongNonce => claims["nonce"] = json!("another-nonce"),
+        Spoil::WrongIssuer => claims["iss"] = json!("https://evil.example"),
+        Spoil::WrongAudience => claims["aud"] = json!("another-client"),
         Spoil::Expired => {
             claims["iat"] = json!(now - 3600);
             claims["exp"] = json!(now - 120);
         }
         _ => {}
+    }
+    if spoil == Spoil::Hmac {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(KEY_A.to_owned());
+        let key = EncodingKey::from_secret(N_A.trim().as_bytes());
+        return Some(jsonwebtoken::encode(&header, &claims, &key).unwrap());
     }
     let (der, kid) = match spoil {
         Spoil::ForgedSignature => (DER_B, KEY_A),

@@ -353,6 +353,9 @@ social_test!(id_token_checks, |app, fake| {
         (Spoil::WrongNonce, "Invalid ID token"),
         (Spoil::ForgedSignature, "Invalid ID token"),
         (Spoil::Expired, "Invalid ID token"),
+        (Spoil::WrongIssuer, "Invalid ID token"),
+        (Spoil::WrongAudience, "Invalid ID token"),
+        (Spoil::Hmac, "Invalid ID token"),
         (Spoil::NoIdToken, "ID token missing"),
     ] {
         fake.spoil(spoil);
@@ -402,13 +405,27 @@ social_test!(unknown_key_refetch_is_rate_limited, |app, fake| {
 });
 
 social_test!(email_rules_for_new_and_existing_accounts, |app, fake| {
-    // c: a verified email links to the password user holding it.
-    let (token, user_id) = app.member("ada@example.com").await;
+    // c: a verified email links to the password user holding it. Nothing
+    // proved who set that password, so it goes, with its sessions: an
+    // account pre-registered with Ada's address is not kept by whoever
+    // registered it.
+    let (squatter, user_id) = app.member("ada@example.com").await;
     let ada = Person::new("g-10", "ada@example.com", true);
     let linked = log_in(&app, &fake, "google", &ada).await;
     assert_eq!(linked.body["is_new_user"], json!(false), "{}", linked.body);
-    assert_eq!(me(&app, &access(&linked)).await["id"], json!(user_id));
+    let token = access(&linked);
+    assert_eq!(me(&app, &token).await["id"], json!(user_id));
     assert_eq!(accounts(&app, &token).await.len(), 1);
+    app.get_auth("/api/v1/users/me", &squatter)
+        .await
+        .error(401, "AUTH_003");
+    let old_password = app
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    old_password.error(401, "AUTH_001");
 
     // c refused: an unverified email never takes over an account.
     app.register("bob@example.com").await;
@@ -461,6 +478,135 @@ social_test!(email_rules_for_new_and_existing_accounts, |app, fake| {
         .await
         .error(401, "AUTH_005");
     assert!(stored_tokens(&app, &carol_id).await.is_empty());
+});
+
+social_test!(link_flows_belong_to_their_starter, |app, fake| {
+    let (ada_token, ada_id) = app.member("ada@example.com").await;
+    let gh = Person::new("9001", "ada.gh@example.com", true);
+    let path = format!(
+        "/api/v1/oauth/link/github?redirect_uri={}",
+        encoded(REDIRECT)
+    );
+
+    // Logout everywhere ends the flows Ada started.
+    let started = app.call("POST", &path, Some(&ada_token), None).await;
+    let code = fake.consent(started.body["authorization_url"].as_str().unwrap(), &gh);
+    let bearer = app.login("ada@example.com", PASSWORD).await;
+    let fresh = bearer["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.call("POST", "/api/v1/auth/logout-all", Some(&fresh), None)
+            .await
+            .status,
+        200
+    );
+    let answer = finish(
+        &app,
+        "github",
+        started.body["state"].as_str().unwrap(),
+        &code,
+    )
+    .await;
+    assert_auth_failed(&answer, "Invalid or expired OAuth state");
+
+    // A link flow finished where Bob is logged in is not Ada's to finish:
+    // Bob's identity never joins Ada's account.
+    let ada_token = access(
+        &app.post(
+            "/api/v1/auth/login",
+            json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await,
+    );
+    let (bob_token, _) = app.member("bob@example.com").await;
+    let started = app.call("POST", &path, Some(&ada_token), None).await;
+    let bobs = Person::new("9002", "bob.gh@example.com", true);
+    let code = fake.consent(started.body["authorization_url"].as_str().unwrap(), &bobs);
+    let callback = format!(
+        "/api/v1/oauth/callback/github?redirect_uri={}",
+        encoded(REDIRECT)
+    );
+    let answer = app
+        .post_auth(
+            &callback,
+            &bob_token,
+            json!({"code": code, "state": started.body["state"]}),
+        )
+        .await;
+    assert_auth_failed(&answer, "Invalid or expired OAuth state");
+    assert!(accounts(&app, &ada_token).await.is_empty());
+
+    // With Ada's own bearer (or none) the link goes through.
+    let started = app.call("POST", &path, Some(&ada_token), None).await;
+    let code = fake.consent(started.body["authorization_url"].as_str().unwrap(), &gh);
+    let answer = app
+        .post_auth(
+            &callback,
+            &ada_token,
+            json!({"code": code, "state": started.body["state"]}),
+        )
+        .await;
+    assert_eq!(me(&app, &access(&answer)).await["id"], json!(ada_id));
+
+    // b: a second Google identity is 409 before its email is looked at.
+    let google = Person::new("g-90", "ada@example.com", true);
+    access(&link(&app, &fake, "google", &ada_token, &google).await);
+    let flow = start(&app, "google", Some(&ada_token)).await;
+    let other = Person::new("g-91", "unverified@example.com", false);
+    let code = fake.consent(&flow.url, &other);
+    let answer = finish(&app, "google", &flow.state, &code).await;
+    assert_eq!(
+        answer.error(409, "SYS_005")["message"],
+        "You already have a Google account linked"
+    );
+
+    // b for a user without a Google link needs a verified email.
+    let (carol_token, _) = app.member("carol@example.com").await;
+    let flow = start(&app, "google", Some(&carol_token)).await;
+    let code = fake.consent(&flow.url, &other);
+    assert_auth_failed(
+        &finish(&app, "google", &flow.state, &code).await,
+        "Email not verified by Google",
+    );
+});
+
+social_test!(concurrent_callbacks_settle_cleanly, |app, fake| {
+    // The same state posted twice at once: exactly one login.
+    let grace = Person::new("g-95", "grace@example.com", true);
+    let flow = start(&app, "google", None).await;
+    let code = fake.consent(&flow.url, &grace);
+    let (a, b) = tokio::join!(
+        finish(&app, "google", &flow.state, &code),
+        finish(&app, "google", &flow.state, &code)
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401], "{} / {}", a.body, b.body);
+
+    // Two flows of one new identity finished at once: one account, two
+    // logins, never a 500.
+    let linus = Person::new("95001", "linus@example.com", true);
+    let (one, two) = (
+        start(&app, "github", None).await,
+        start(&app, "github", None).await,
+    );
+    let (c1, c2) = (
+        fake.consent(&one.url, &linus),
+        fake.consent(&two.url, &linus),
+    );
+    let (x, y) = tokio::join!(
+        finish(&app, "github", &one.state, &c1),
+        finish(&app, "github", &two.state, &c2)
+    );
+    assert_eq!((x.status, y.status), (200, 200), "{} / {}", x.body, y.body);
+    let new_users = [&x, &y]
+        .iter()
+        .filter(|r| r.body["is_new_user"] == json!(true))
+        .count();
+    assert_eq!(new_users, 1);
+    assert_eq!(
+        me(&app, &access(&x)).await["id"],
+        me(&app, &access(&y)).await["id"]
+    );
 });
 
 social_test!(
@@ -850,6 +996,18 @@ social_test!(generic_openid_provider, |app, fake| {
     assert_auth_failed(
         &log_in(&app, &fake, "oidc", &person).await,
         "Invalid ID token",
+    );
+    fake.spoil(Spoil::None);
+    let unverified = Person::new("emp-2", "new@corp.example", false);
+    assert_auth_failed(
+        &log_in(&app, &fake, "oidc", &unverified).await,
+        "Email not verified by Acme SSO",
+    );
+    // The link is bound to the issuer as well as the subject.
+    let rows = stored_tokens(&app, me(&app, &token).await["id"].as_str().unwrap()).await;
+    assert_eq!(
+        rows[0].provider_user_id,
+        format!("{}|emp-1", fake.url("/oidc"))
     );
 });
 
