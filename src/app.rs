@@ -33,6 +33,12 @@ pub async fn prepare(
     }
     let mut state = AppState::new(config, clock, mailer).await?;
     bootstrap(&state).await?;
+    if state.config.demo_mode {
+        let seeded = service::demo::seed(&state)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding demo data: {e:?}"))?;
+        tracing::info!(?seeded, "demo data present");
+    }
     if state.config.provider.enabled {
         state.provider_keys = Some(service::oauth::keys::load(&state).await?);
     }
@@ -75,9 +81,17 @@ pub async fn run(
         trusted_proxies: state.config.trusted_proxies.clone(),
         hsts: state.config.is_production(),
     };
+    let cleanup = state
+        .config
+        .cleanup_enabled
+        .then(|| tokio::spawn(service::cleanup::schedule(state.clone())));
     let router = crate::http::router(state)?;
     tracing::info!(address = %listener.local_addr()?, "serving gRPC, grpc-web and REST");
-    crate::server::serve(listener, router, settings, shutdown).await
+    let served = crate::server::serve(listener, router, settings, shutdown).await;
+    if let Some(job) = cleanup {
+        job.abort();
+    }
+    served
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -26,6 +26,7 @@ pub mod error;
 pub mod grpc;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod ratelimit;
 pub mod redis;
 pub mod server;

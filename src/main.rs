@@ -7,11 +7,12 @@ use identityd::clock::SystemClock;
 use identityd::config::Config;
 use identityd::{app, db, mail};
 
-const USAGE: &str = "usage: identityd [serve | migrate | create-superuser]
+const USAGE: &str = "usage: identityd [serve | migrate | create-superuser | cleanup]
 
   serve             run the service (default)
   migrate           apply pending database migrations and exit
   create-superuser  create FIRST_SUPERUSER_EMAIL / FIRST_SUPERUSER_PASSWORD if absent
+  cleanup           run the cleanup job once now (unless another replica is running it)
 
 Configuration comes from the environment (and ./.env); see README.md.";
 
@@ -36,6 +37,7 @@ async fn main() -> ExitCode {
         "serve" => serve(config).await,
         "migrate" => migrate(config).await,
         "create-superuser" => create_superuser(config).await,
+        "cleanup" => cleanup(config).await,
         other => {
             eprintln!("identityd: unknown command {other:?}\n\n{USAGE}");
             return ExitCode::from(2);
@@ -70,6 +72,25 @@ async fn create_superuser(mut config: Config) -> anyhow::Result<()> {
     let mailer = Arc::new(mail::ConsoleMailer);
     app::prepare(config, Arc::new(SystemClock), mailer).await?;
     Ok(())
+}
+
+async fn cleanup(config: Config) -> anyhow::Result<()> {
+    let mailer = Arc::new(mail::ConsoleMailer);
+    let state = app::prepare(config, Arc::new(SystemClock), mailer).await?;
+    let now = identityd::clock::Clock::now(state.clock.as_ref());
+    let instance = identityd::service::cleanup::instance_name();
+    // Due now: runs unless another replica holds the lease.
+    match identityd::service::cleanup::run_once(&state, &instance, now).await {
+        Ok(Some(report)) => {
+            tracing::info!(?report, "cleanup done");
+            Ok(())
+        }
+        Ok(None) => {
+            tracing::warn!("another replica is running the cleanup job; nothing done");
+            Ok(())
+        }
+        Err(err) => Err(anyhow::anyhow!("cleanup failed: {err}")),
+    }
 }
 
 fn init_tracing(level: &str, json: bool) {

@@ -30,6 +30,8 @@ pub struct AppState {
     /// The authorization server's signing keys; loaded at start-up when
     /// `OAUTH_PROVIDER_ENABLED`.
     pub provider_keys: Option<crate::auth::provider_keys::ProviderKeys>,
+    /// Prometheus counters and histograms.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Rate limits and the login throttle.
     pub limiter: Arc<crate::ratelimit::Limiter>,
     /// Social-login providers: settings, outbound client, cached keys.
@@ -60,6 +62,7 @@ impl AppState {
             clock: clock.clone(),
             mailer,
             provider_keys: None,
+            metrics: Arc::new(crate::metrics::Metrics::default()),
             limiter: Arc::new(crate::ratelimit::Limiter::new(&config, clock.clone())?),
             social: Arc::new(crate::social::SocialProviders::new(
                 &config.social,

@@ -9,7 +9,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use secrecy::{ExposeSecret as _, SecretString};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use tokio::sync::{OnceCell, Semaphore};
+
+use crate::metrics::Histogram;
 
 /// Hashes and verifies passwords.
 #[derive(Clone)]
@@ -20,6 +24,11 @@ pub struct PasswordHasher {
     /// quarter of a second), so serving starts at once; the first
     /// verification that needs it waits for it.
     dummy_hash: Arc<OnceCell<Arc<str>>>,
+    /// Hashes waiting for a slot, and running.
+    waiting: Arc<AtomicUsize>,
+    running: Arc<AtomicUsize>,
+    /// How long hashes waited for a slot.
+    wait: Arc<Histogram>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -38,6 +47,9 @@ impl PasswordHasher {
             cost,
             permits: Arc::new(Semaphore::new(slots)),
             dummy_hash: Arc::new(OnceCell::new()),
+            waiting: Arc::default(),
+            running: Arc::default(),
+            wait: Arc::default(),
         };
         let background = hasher.clone();
         tokio::spawn(async move {
@@ -54,10 +66,12 @@ impl PasswordHasher {
         let hash = self
             .dummy_hash
             .get_or_try_init(|| async {
-                let hash = run_blocking(&self.permits, move || {
-                    bcrypt::hash("identityd-dummy-password-for-timing", cost).context("dummy hash")
-                })
-                .await?;
+                let hash = self
+                    .run_blocking(move || {
+                        bcrypt::hash("identityd-dummy-password-for-timing", cost)
+                            .context("dummy hash")
+                    })
+                    .await?;
                 anyhow::Ok(Arc::<str>::from(hash))
             })
             .await?;
@@ -67,7 +81,7 @@ impl PasswordHasher {
     /// A new bcrypt (`$2b$`) hash of `password`.
     pub async fn hash(&self, password: SecretString) -> anyhow::Result<String> {
         let cost = self.cost;
-        run_blocking(&self.permits, move || {
+        self.run_blocking(move || {
             bcrypt::hash(password.expose_secret(), cost).context("bcrypt hash")
         })
         .await
@@ -80,23 +94,47 @@ impl PasswordHasher {
             Some(h) => (Arc::<str>::from(h), true),
             None => (self.dummy_hash().await?, false),
         };
-        let matched = run_blocking(&self.permits, move || {
-            // A malformed stored hash is a mismatch, not a server error.
-            Ok(bcrypt::verify(password.expose_secret(), &hash).unwrap_or(false))
-        })
-        .await?;
+        let matched = self
+            .run_blocking(move || {
+                // A malformed stored hash is a mismatch, not a server error.
+                Ok(bcrypt::verify(password.expose_secret(), &hash).unwrap_or(false))
+            })
+            .await?;
         Ok(real && matched)
     }
 }
 
-async fn run_blocking<T: Send + 'static>(
-    permits: &Semaphore,
-    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    let _permit = permits.acquire().await.context("hasher pool closed")?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .context("hasher task")?
+impl PasswordHasher {
+    /// Runs `work` on the blocking pool once one of the bounded slots is
+    /// free, keeping count of waiters and of the wait.
+    async fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let started = std::time::Instant::now();
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let permit = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let _permit = permit.context("hasher pool closed")?;
+        self.wait.observe(started.elapsed());
+        self.running.fetch_add(1, Ordering::Relaxed);
+        let outcome = tokio::task::spawn_blocking(work).await;
+        self.running.fetch_sub(1, Ordering::Relaxed);
+        outcome.context("hasher task")?
+    }
+
+    /// (waiting, running) hashes.
+    pub fn load(&self) -> (usize, usize) {
+        (
+            self.waiting.load(Ordering::Relaxed),
+            self.running.load(Ordering::Relaxed),
+        )
+    }
+
+    /// How long hashes waited for a slot.
+    pub fn wait_histogram(&self) -> &Histogram {
+        &self.wait
+    }
 }
 
 #[cfg(test)]

@@ -154,6 +154,14 @@ pub struct Config {
     pub provider: ProviderConfig,
     /// Social login.
     pub social: SocialConfig,
+    /// `METRICS_TOKEN`: when set, `/metrics` needs it as a bearer token.
+    pub metrics_token: Option<SecretString>,
+    /// `CLEANUP_ENABLED`.
+    pub cleanup_enabled: bool,
+    /// `CLEANUP_TIME_UTC`, minutes after midnight UTC.
+    pub cleanup_minute_of_day: u32,
+    /// `SESSION_RETENTION_DAYS`: expired sessions older than this are purged.
+    pub session_retention_days: i64,
     /// `RATELIMIT_ENABLED`.
     pub ratelimit_enabled: bool,
     /// `RATELIMIT_MULTIPLIER` (>= 1).
@@ -309,6 +317,11 @@ impl Config {
             server,
             provider: ProviderConfig::read(&r, production)?,
             social: SocialConfig::read(&r, production)?,
+            metrics_token: r.raw("METRICS_TOKEN").map(SecretString::from),
+            cleanup_enabled: r.bool("CLEANUP_ENABLED", true)?,
+            cleanup_minute_of_day: parse_time_of_day(&r.string("CLEANUP_TIME_UTC", "02:00"))
+                .ok_or_else(|| invalid("CLEANUP_TIME_UTC", "must be HH:MM (UTC)"))?,
+            session_retention_days: r.int("SESSION_RETENTION_DAYS", 30, 0, 3650)?,
             ratelimit_enabled: r.bool("RATELIMIT_ENABLED", true)?,
             ratelimit_multiplier: r.int("RATELIMIT_MULTIPLIER", 1, 1, 1_000_000)?,
             ratelimit_redis_fallback: match r.string("RATELIMIT_REDIS_FALLBACK", "local").trim() {
@@ -424,6 +437,19 @@ fn bootstrap_credentials(
     ))
 }
 
+/// `HH:MM` as minutes after midnight.
+fn parse_time_of_day(text: &str) -> Option<u32> {
+    let (h, m) = text.trim().split_once(':')?;
+    let digits = |s: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !(digits(h, 1..=2) && digits(m, 2..=2)) {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -482,6 +508,17 @@ mod tests {
         good.push(("EMAIL_BACKEND", "smtp"));
         good.push(("SMTP_HOST", "mail.corp.test"));
         assert!(config(&good).is_ok());
+    }
+
+    #[test]
+    fn cleanup_time_is_hh_mm() {
+        assert_eq!(parse_time_of_day("02:00"), Some(120));
+        assert_eq!(parse_time_of_day("23:59"), Some(1439));
+        for bad in ["24:00", "12:60", "noon", "12", "-1:00"] {
+            assert_eq!(parse_time_of_day(bad), None, "{bad}");
+        }
+        let err = config(&[("CLEANUP_TIME_UTC", "25:00")]).unwrap_err();
+        assert_eq!(err.variable, "CLEANUP_TIME_UTC");
     }
 
     #[test]

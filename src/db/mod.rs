@@ -6,6 +6,7 @@
 //! The service owns transactions ([`DbConn::transaction`]). A connection dropped
 //! inside a transaction (a cancelled request) is discarded, never reused.
 
+pub mod jobs;
 pub mod migrate;
 pub mod oauth;
 pub mod organizations;
@@ -229,6 +230,15 @@ impl Pool {
                 )
             }
         })
+    }
+
+    /// (connections held, idle, requests waiting).
+    pub fn status(&self) -> (usize, usize, usize) {
+        let status = match self {
+            Self::Pg(pool) => pool.status(),
+            Self::Sqlite(pool) => pool.status(),
+        };
+        (status.size, status.available, status.waiting)
     }
 
     /// Takes a connection, waiting at most the pool timeout.

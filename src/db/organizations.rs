@@ -94,6 +94,18 @@ pub async fn find_org(conn: &mut DbConn, id: Id) -> DbResult<Option<OrgRow>> {
     }))
 }
 
+/// The organization with this slug.
+pub async fn find_org_by_slug(conn: &mut DbConn, slug: &str) -> DbResult<Option<OrgRow>> {
+    map_err(with_backend!(conn, c => {
+        organizations::table
+            .filter(organizations::slug.eq(slug))
+            .select(OrgRow::as_select())
+            .first(c)
+            .await
+            .optional()
+    }))
+}
+
 /// Whether another organization than `except` holds `slug`.
 pub async fn slug_taken(conn: &mut DbConn, slug: &str, except: Option<Id>) -> DbResult<bool> {
     let except = except.unwrap_or(Id(uuid::Uuid::nil()));

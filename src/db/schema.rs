@@ -243,3 +243,18 @@ diesel::table! {
         updated_at -> SqlTimestamp,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::SqlTimestamp;
+
+    job_leases (job_name) {
+        job_name -> Text,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<SqlTimestamp>,
+        last_started_at -> Nullable<SqlTimestamp>,
+        last_success_at -> Nullable<SqlTimestamp>,
+        created_at -> SqlTimestamp,
+        updated_at -> SqlTimestamp,
+    }
+}

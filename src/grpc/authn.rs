@@ -137,6 +137,19 @@ impl MethodPolicy {
     }
 
     /// Whether the path is one of our (unary) identity methods.
+    /// Whether `path` is a method this server serves (identity services,
+    /// health, reflection): a bounded set, fit for a metrics label.
+    pub fn knows(&self, path: &str) -> bool {
+        self.is_identity_method(path)
+            || matches!(
+                path,
+                "/grpc.health.v1.Health/Check"
+                    | "/grpc.health.v1.Health/Watch"
+                    | "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+                    | "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+            )
+    }
+
     fn is_identity_method(&self, path: &str) -> bool {
         self.methods.contains_key(path)
     }
@@ -189,6 +202,7 @@ pub async fn authenticate(
             && let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied()
             && let Err(refused) = state.limiter.admit(rule, ip).await
         {
+            state.metrics.rate_limited(&rule.label());
             return tonic::Status::from(refused).into_http();
         }
         match admit(&state, request.headers(), policy.level(&path)).await {

@@ -36,6 +36,7 @@ use self::client_ip::client_ip;
 use crate::domain::client_ip::ClientIp;
 use crate::error::Code;
 use crate::grpc;
+use crate::metrics::Transport;
 use crate::state::AppState;
 
 struct Dispatch {
@@ -116,7 +117,73 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         .layer(middleware::from_fn_with_state(settings, headers::decorate)))
 }
 
+/// Answers a request and records it in the metrics.
 async fn dispatch_request(State(app): State<Arc<Dispatch>>, request: Request) -> Response {
+    let started = std::time::Instant::now();
+    let (transport, route) = metrics_labels(&app, &request);
+    let response = answer(&app, request).await;
+    let status = match transport {
+        Transport::Http => response.status().as_str().to_owned(),
+        // A unary error is trailers-only: its status is in the headers; an
+        // answer with a body carries it in trailers (counted as 0).
+        Transport::Grpc | Transport::GrpcWeb => response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("0")
+            .to_owned(),
+    };
+    app.state
+        .metrics
+        .request(transport, &route, &status, started.elapsed());
+    response
+}
+
+/// The transport and a bounded route label of a request.
+fn metrics_labels(app: &Dispatch, request: &Request) -> (Transport, String) {
+    let path = request.uri().path();
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.starts_with("application/grpc") {
+        let transport = if content_type.starts_with("application/grpc-web") {
+            Transport::GrpcWeb
+        } else {
+            Transport::Grpc
+        };
+        let known = app.policy.knows(path);
+        return (
+            transport,
+            if known {
+                path.to_owned()
+            } else {
+                "other".to_owned()
+            },
+        );
+    }
+    let label = app
+        .transcoder
+        .route_label(request.method(), path)
+        .or_else(|| {
+            let fixed = app.oauth.is_endpoint(path)
+                || matches!(
+                    path,
+                    "/" | "/health"
+                        | "/health/live"
+                        | "/health/ready"
+                        | "/metrics"
+                        | "/openapi.json"
+                        | "/docs"
+                );
+            fixed.then(|| format!("{} {path}", request.method()))
+        })
+        .unwrap_or_else(|| "other".to_owned());
+    (Transport::Http, label)
+}
+
+async fn answer(app: &Dispatch, request: Request) -> Response {
     if is_grpc(request.headers()) {
         // The limit bounds the message; its frame adds five bytes. Unary
         // identity methods also check framing and size after authentication
@@ -135,6 +202,7 @@ async fn dispatch_request(State(app): State<Arc<Dispatch>>, request: Request) ->
         && let Some(ClientIp(ip)) = request.extensions().get::<ClientIp>().copied()
         && let Err(refused) = app.state.limiter.admit(rule, ip).await
     {
+        app.state.metrics.rate_limited(&rule.label());
         return envelope::from_status(&tonic::Status::from(refused));
     }
     let request = match oauth::handle(&app.state, &app.oauth, request).await {
@@ -144,14 +212,19 @@ async fn dispatch_request(State(app): State<Arc<Dispatch>>, request: Request) ->
     let get_like = matches!(*request.method(), Method::GET | Method::HEAD);
     let path = request.uri().path();
     if let Some(description) = &app.api_description
-        && let Some(answer) = api_docs(&app, path, get_like, description)
+        && let Some(answer) = api_docs(app, path, get_like, description)
     {
         return answer;
     }
     match path {
         "/health" if get_like => pages::health(&app.state).await,
+        "/health/live" if get_like => pages::live(),
+        "/health/ready" if get_like => pages::ready(&app.state).await,
+        "/metrics" if get_like => pages::metrics(&app.state, request.headers()),
         "/" if get_like => pages::root(&app.state),
-        "/health" | "/" => method_not_allowed("GET, HEAD"),
+        "/health" | "/" | "/health/live" | "/health/ready" | "/metrics" => {
+            method_not_allowed("GET, HEAD")
+        }
         "/health/" => redirect(&request, "/health"),
         _ => app.transcoder.handle(request).await,
     }

@@ -69,6 +69,11 @@ impl Rule {
         segments_match && parts.next().is_none()
     }
 
+    /// `METHOD template`, as metrics label it.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.method, self.template)
+    }
+
     /// The counter key of this route for a client network.
     pub fn key(&self, client: &str) -> String {
         format!("rl:{} {}:{client}", self.method, self.template)

@@ -14,6 +14,7 @@ use crate::domain::password::DEMO_PASSWORDS;
 use crate::domain::types::{Id, Timestamp};
 use crate::error::Error;
 use crate::mail::OutgoingEmail;
+use crate::metrics::Event;
 use crate::service::connection;
 use crate::service::principal::Principal;
 use crate::service::views::User;
@@ -153,10 +154,23 @@ async fn check_credentials(
     device: &DeviceInfo,
 ) -> Result<UserRow, Error> {
     let ip = device.ip_address.as_deref().and_then(|ip| ip.parse().ok());
-    state.limiter.admit_login(email, ip).await?;
-    let user = verify_credentials(state, email, password).await?;
-    state.limiter.login_succeeded(email, ip).await;
-    Ok(user)
+    let outcome = match state.limiter.admit_login(email, ip).await {
+        Ok(()) => verify_credentials(state, email, password).await,
+        Err(refused) => Err(refused),
+    };
+    match outcome {
+        Ok(user) => {
+            state.limiter.login_succeeded(email, ip).await;
+            state.metrics.event(Event::LoginSucceeded);
+            Ok(user)
+        }
+        Err(err) => {
+            if !matches!(err, Error::Unavailable(_) | Error::Internal(_)) {
+                state.metrics.event(Event::LoginFailed);
+            }
+            Err(err)
+        }
+    }
 }
 
 async fn verify_credentials(
@@ -320,6 +334,16 @@ enum RefreshOutcome {
 /// Rotates a refresh token (section 2.1.2). Presenting an already-rotated
 /// token ends the session.
 pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, Error> {
+    let outcome = rotate(state, token).await;
+    match &outcome {
+        Ok(_) => state.metrics.event(Event::RefreshSucceeded),
+        Err(Error::Unavailable(_) | Error::Internal(_)) => {}
+        Err(_) => state.metrics.event(Event::RefreshFailed),
+    }
+    outcome
+}
+
+async fn rotate(state: &AppState, token: &str) -> Result<TokenPair, Error> {
     let claims = state
         .tokens
         .verify(token)

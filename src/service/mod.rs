@@ -5,6 +5,8 @@
 pub mod admin;
 pub mod auth;
 pub mod authz;
+pub mod cleanup;
+pub mod demo;
 pub mod oauth;
 pub mod organizations;
 pub mod principal;

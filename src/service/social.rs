@@ -14,6 +14,7 @@ use crate::domain::device::DeviceInfo;
 use crate::domain::email::Email;
 use crate::domain::types::{Id, Timestamp};
 use crate::error::Error;
+use crate::metrics::Event;
 use crate::service::auth::{TokenPair, new_session};
 use crate::service::connection;
 use crate::service::principal::Principal;
@@ -184,6 +185,25 @@ pub struct SocialLogin {
 /// The callback (docs/social.md#the-callback), steps 4 to 10. `caller` is
 /// the bearer's user when the request carried a valid one.
 pub async fn callback(
+    state: &AppState,
+    provider: ProviderId,
+    input: Callback,
+    caller: Option<&Principal>,
+    device: DeviceInfo,
+) -> Result<SocialLogin, Error> {
+    let outcome = finish_flow(state, provider, input, caller, device).await;
+    let event = match &outcome {
+        Ok(_) => Some(Event::SocialLoginSucceeded),
+        Err(Error::Unavailable(_) | Error::Internal(_)) => None,
+        Err(_) => Some(Event::SocialLoginFailed),
+    };
+    if let Some(event) = event {
+        state.metrics.event(event);
+    }
+    outcome
+}
+
+async fn finish_flow(
     state: &AppState,
     provider: ProviderId,
     input: Callback,

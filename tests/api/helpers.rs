@@ -271,6 +271,7 @@ impl TestAppBuilder {
             ),
             ("BCRYPT_COST", "4"),
             ("RATELIMIT_ENABLED", "false"),
+            ("CLEANUP_ENABLED", "false"),
             ("FIRST_SUPERUSER_EMAIL", "root@identityd.test"),
             ("FIRST_SUPERUSER_PASSWORD", "Root-Password-123!"),
             ("BACKEND_CORS_ORIGINS", "http://allowed.test"),

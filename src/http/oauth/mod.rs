@@ -76,6 +76,11 @@ impl Endpoints {
         }
     }
 
+    /// Whether `path` is one of the endpoints.
+    pub fn is_endpoint(&self, path: &str) -> bool {
+        self.which(path).is_some()
+    }
+
     fn which(&self, path: &str) -> Option<Endpoint> {
         Some(match path {
             METADATA_PATH => Endpoint::Metadata,

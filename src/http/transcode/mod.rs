@@ -93,6 +93,16 @@ impl Transcoder {
         self.table.routes()
     }
 
+    /// `METHOD template` of the route `method` and `path` resolve to.
+    pub fn route_label(&self, method: &Method, path: &str) -> Option<String> {
+        match self.table.resolve(method, path) {
+            Resolution::Found { route, .. } => {
+                Some(format!("{} {}", route.http_method, route.template))
+            }
+            _ => None,
+        }
+    }
+
     /// Answers one REST request.
     pub async fn handle(&self, request: Request<Body>) -> Response {
         let method = request.method().clone();
