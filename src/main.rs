@@ -13,6 +13,8 @@ const USAGE: &str = "usage: identityd [serve | migrate | create-superuser | clea
   migrate           apply pending database migrations and exit
   create-superuser  create FIRST_SUPERUSER_EMAIL / FIRST_SUPERUSER_PASSWORD if absent
   cleanup           run the cleanup job once now (unless another replica is running it)
+  healthcheck       exit 0 when the local server is ready (GET /health/ready), 1 otherwise
+  descriptor-set P  write the protobuf descriptor set (with google.api.http rules) to file P
 
 Configuration comes from the environment (and ./.env); see README.md.";
 
@@ -24,6 +26,23 @@ async fn main() -> ExitCode {
     if matches!(command.as_str(), "-h" | "--help" | "help") {
         eprintln!("{USAGE}");
         return ExitCode::SUCCESS;
+    }
+    // Neither needs (nor validates) the configuration.
+    if command == "healthcheck" {
+        return healthcheck().await;
+    }
+    if command == "descriptor-set" {
+        let Some(path) = std::env::args().nth(2) else {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        };
+        return match std::fs::write(&path, identityd::grpc::pb::FILE_DESCRIPTOR_SET) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("identityd: writing {path}: {err}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -72,6 +91,29 @@ async fn create_superuser(mut config: Config) -> anyhow::Result<()> {
     let mailer = Arc::new(mail::ConsoleMailer);
     app::prepare(config, Arc::new(SystemClock), mailer).await?;
     Ok(())
+}
+
+/// For container health checks (the image has no HTTP client): asks the
+/// local server, on the port of `BIND_ADDRESS`, whether it is ready.
+async fn healthcheck() -> ExitCode {
+    let port = std::env::var("BIND_ADDRESS")
+        .ok()
+        .and_then(|a| a.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()))
+        .unwrap_or(8000);
+    let url = format!("http://127.0.0.1:{port}/health/ready");
+    let ready = async {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(3))
+            .build()
+            .ok()?;
+        let response = client.get(&url).send().await.ok()?;
+        Some(response.status().is_success())
+    };
+    if ready.await == Some(true) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 async fn cleanup(config: Config) -> anyhow::Result<()> {

@@ -484,6 +484,28 @@ async fn demo_mode_shows_synthetic_stats_on_an_empty_database() {
         .await
         .unwrap();
     let root = app.superuser().await;
+    // Demo mode seeds demo users: the figures are real ones then.
+    let seeded = app.get_auth("/api/v1/admin/stats", &root).await;
+    assert_eq!(seeded.body["user_growth"][29]["total_users"], json!(7));
+    // Once they are deleted again, an (almost) empty database shows synthetic figures.
+    let users = app.get_auth("/api/v1/admin/users?limit=100", &root).await;
+    let demo_ids: Vec<String> = users.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["is_superuser"] == json!(false))
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(demo_ids.len(), 6);
+    let deleted = app
+        .call(
+            "POST",
+            "/api/v1/admin/users/bulk-action",
+            Some(&root),
+            Some(json!({"action": "delete", "user_ids": demo_ids})),
+        )
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
     let stats = app.get_auth("/api/v1/admin/stats", &root).await;
     assert_eq!(stats.body["user_growth"].as_array().unwrap().len(), 30);
     assert!(
