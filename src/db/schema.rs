@@ -258,3 +258,11 @@ diesel::table! {
         updated_at -> SqlTimestamp,
     }
 }
+
+diesel::table! {
+    user_counts (is_active, is_superuser) {
+        is_active -> Bool,
+        is_superuser -> Bool,
+        live -> BigInt,
+    }
+}

@@ -7,7 +7,7 @@ use diesel::{
 };
 use diesel_async::RunQueryDsl as _;
 
-use super::schema::users;
+use super::schema::{user_counts, users};
 use super::types::{Id, Timestamp};
 use super::{DbConn, DbResult, map_err};
 pub use crate::domain::listing::{UserFilter, UserSortField};
@@ -246,7 +246,20 @@ pub async fn list_users(
     // Ordering: the chosen column, nulls after values ascending (before them
     // descending), ties by id ascending so pages are stable.
     map_err(with_backend!(conn, c => {
-        let total: i64 = base!().count().get_result(c).await?;
+        // Without a search the total comes from the trigger-maintained
+        // counts (at most four rows), not from counting every user.
+        let total: i64 = if pattern.is_none() {
+            let mut counts = user_counts::table.select(user_counts::live).into_boxed();
+            if let Some(active) = filter.is_active {
+                counts = counts.filter(user_counts::is_active.eq(active));
+            }
+            if let Some(superuser) = filter.is_superuser {
+                counts = counts.filter(user_counts::is_superuser.eq(superuser));
+            }
+            counts.load::<i64>(c).await?.into_iter().sum()
+        } else {
+            base!().count().get_result(c).await?
+        };
         let query = match (sort, order) {
             (F::CreatedAt, SortOrder::Asc) => base!().order(users::created_at.asc()),
             (F::CreatedAt, SortOrder::Desc) => base!().order(users::created_at.desc()),

@@ -1,7 +1,7 @@
 //! Administration over REST (and a gRPC sample).
 
 use identityd::grpc::pb;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::db_test;
 use crate::helpers::{PASSWORD, reason, with_bearer};
@@ -564,4 +564,77 @@ db_test!(stats_group_organizations_by_active_members, |app| {
         stats.body["organization_distribution"],
         json!([{"name": "Zeta", "value": 3}, {"name": "Alpha", "value": 1}])
     );
+});
+
+db_test!(list_totals_follow_every_change_of_a_user, |app| {
+    // The unfiltered and filtered totals come from counts kept by the
+    // database; they must equal the rows a full listing returns after
+    // registrations, (bulk) deactivation, promotion and (bulk) deletion.
+    let root = app.superuser().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(app.member(&format!("count{i}@example.com")).await.1);
+    }
+    let admin = |method: &'static str, path: String, body: Option<Value>| {
+        let (app, root) = (app.clone(), root.clone());
+        async move {
+            let answer = app.call(method, &path, Some(&root), body).await;
+            assert_eq!(answer.status, 200, "{method} {path}: {}", answer.body);
+        }
+    };
+    admin(
+        "POST",
+        format!("/api/v1/admin/users/{}/deactivate", ids[0]),
+        None,
+    )
+    .await;
+    admin(
+        "PUT",
+        format!("/api/v1/admin/users/{}", ids[1]),
+        Some(json!({"is_superuser": true})),
+    )
+    .await;
+    admin("DELETE", format!("/api/v1/admin/users/{}", ids[2]), None).await;
+    admin(
+        "POST",
+        "/api/v1/admin/users/bulk-action".to_owned(),
+        Some(json!({"action": "deactivate", "user_ids": [ids[3]]})),
+    )
+    .await;
+    admin(
+        "POST",
+        "/api/v1/admin/users/bulk-action".to_owned(),
+        Some(json!({"action": "delete", "user_ids": [ids[4]]})),
+    )
+    .await;
+    // A change that moves nobody between counts.
+    admin(
+        "PUT",
+        format!("/api/v1/admin/users/{}", ids[1]),
+        Some(json!({"first_name": "Renamed"})),
+    )
+    .await;
+    for filter in [
+        "",
+        "&is_active=true",
+        "&is_active=false",
+        "&is_superuser=true",
+        "&is_superuser=false",
+        "&is_active=true&is_superuser=false",
+        "&is_active=false&is_superuser=true",
+    ] {
+        let list = app
+            .get_auth(&format!("/api/v1/admin/users?limit=100{filter}"), &root)
+            .await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        let rows = list.body["data"].as_array().unwrap().len();
+        assert_eq!(
+            list.body["pagination"]["total"],
+            json!(rows),
+            "filter {filter:?}"
+        );
+    }
+    let all = app.get_auth("/api/v1/admin/users?limit=100", &root).await;
+    // root, and the three members neither deleted.
+    assert_eq!(all.body["pagination"]["total"], json!(4), "{}", all.body);
 });
