@@ -109,26 +109,33 @@ pub async fn find_session(conn: &mut DbConn, id: Id) -> DbResult<Option<SessionR
     }))
 }
 
-/// Rotation: records the new refresh token and the new sliding expiry.
-pub async fn rotate_session(
+/// Rotates the refresh token of a live session only if its current token id
+/// is still `current`; false when another request changed it first.
+pub async fn swap_refresh_token(
     conn: &mut DbConn,
     id: Id,
+    current: &str,
     refresh_token_jti: &str,
     expires_at: Timestamp,
     now: Timestamp,
-) -> DbResult<()> {
+) -> DbResult<bool> {
     map_err(with_backend!(conn, c => {
-        diesel::update(user_sessions::table.find(id))
-            .set((
-                user_sessions::refresh_token_jti.eq(refresh_token_jti),
-                user_sessions::expires_at.eq(expires_at),
-                user_sessions::last_used_at.eq(now),
-                user_sessions::updated_at.eq(now),
-            ))
-            .execute(c)
-            .await
+        diesel::update(
+            user_sessions::table
+                .find(id)
+                .filter(user_sessions::refresh_token_jti.eq(current))
+                .filter(user_sessions::is_active.eq(true)),
+        )
+        .set((
+            user_sessions::refresh_token_jti.eq(refresh_token_jti),
+            user_sessions::expires_at.eq(expires_at),
+            user_sessions::last_used_at.eq(now),
+            user_sessions::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await
     }))
-    .map(drop)
+    .map(|changed| changed == 1)
 }
 
 /// Ends one session (no-op when already ended).

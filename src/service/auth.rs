@@ -65,7 +65,7 @@ pub(crate) async fn create_account(
         .passwords
         .hash(account.password)
         .await
-        .map_err(Error::internal)?;
+        .map_err(Error::from)?;
     let now = state.clock.now();
     let row = UserRow {
         id: Id::new_random(),
@@ -193,7 +193,7 @@ async fn verify_credentials(
         .passwords
         .verify(password, stored_hash)
         .await
-        .map_err(Error::internal)?;
+        .map_err(Error::from)?;
     let Some(user) = user.filter(|_| matched && !demo_refused) else {
         return Err(Error::InvalidCredentials);
     };
@@ -356,6 +356,34 @@ async fn rotate(state: &AppState, token: &str) -> Result<TokenPair, Error> {
         return Err(Error::RefreshTokenExpired);
     }
     let mut conn = connection(state).await?;
+    let absolute = Duration::days(state.config.session_absolute_lifetime_days);
+    // The common case in two statements and no transaction: read the
+    // session with its user, and rotate with a compare-and-swap on the
+    // presented token id. A token that fails any check here, or loses the
+    // swap to a concurrent refresh or logout, takes the locked path below,
+    // which decides reuse, revocation or expiry exactly as before.
+    if let Some((session, user)) =
+        sessions::find_session_with_user(&mut conn, claims.session_id).await?
+        && session.user_id == claims.user_id
+        && session.is_live(now)
+        && user.is_usable()
+        && constant_time_eq(&session.refresh_token_jti, &claims.jti)
+        && session.created_at + absolute > now
+    {
+        let issued = issue_tokens(state, &user, session.id, session.created_at, now)?;
+        let swapped = sessions::swap_refresh_token(
+            &mut conn,
+            session.id,
+            &claims.jti,
+            &issued.refresh_jti,
+            issued.refresh_expires_at,
+            now,
+        )
+        .await?;
+        if swapped {
+            return Ok(issued.into_pair(user));
+        }
+    }
     let outcome = conn
         .transaction(|c| {
             async move {
@@ -374,15 +402,16 @@ async fn rotate(state: &AppState, token: &str) -> Result<TokenPair, Error> {
                     .await?
                     .filter(UserRow::is_usable)
                     .ok_or(Error::UserInactive)?;
-                let absolute = Duration::days(state.config.session_absolute_lifetime_days);
                 if session.created_at + absolute <= now {
                     sessions::end_session(c, session.id, now).await?;
                     return Ok(RefreshOutcome::LifetimeExceeded);
                 }
                 let issued = issue_tokens(state, &user, session.id, session.created_at, now)?;
-                sessions::rotate_session(
+                // Under the row lock the swap cannot lose.
+                sessions::swap_refresh_token(
                     c,
                     session.id,
+                    &session.refresh_token_jti,
                     &issued.refresh_jti,
                     issued.refresh_expires_at,
                     now,
@@ -506,7 +535,7 @@ pub async fn confirm_password_reset(
         .passwords
         .hash(new_password)
         .await
-        .map_err(Error::internal)?;
+        .map_err(Error::from)?;
     conn.transaction(|c| {
         async move {
             // Compare-and-swap on the old hash: the token works exactly once.

@@ -221,3 +221,40 @@ db_test!(
         );
     }
 );
+
+db_test!(one_refresh_token_presented_at_once_rotates_once, |app| {
+    // Eight requests race with the same refresh token: exactly one rotates,
+    // the others are reuse (or find the session already ended), and the
+    // session ends, so the winner's new tokens die with it.
+    let first = app.user("race@example.com").await;
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let (app, token) = (app.clone(), first["refresh_token"].clone());
+            tokio::spawn(async move {
+                app.post("/api/v1/auth/refresh", json!({"refresh_token": token}))
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for attempt in attempts {
+        let answer = attempt.await.unwrap();
+        match answer.status {
+            200 => winners.push(answer.body),
+            _ => {
+                answer.error(401, "AUTH_003");
+            }
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    app.get_auth("/api/v1/users/me", access(&winners[0]))
+        .await
+        .error(401, "AUTH_003");
+    let after = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": winners[0]["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(after.status, 401, "{}", after.body);
+});
