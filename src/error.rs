@@ -463,6 +463,20 @@ impl Error {
     }
 }
 
+impl From<crate::auth::password::PasswordError> for Error {
+    fn from(err: crate::auth::password::PasswordError) -> Self {
+        use crate::auth::password::PasswordError;
+        match err {
+            PasswordError::Busy { retry_after } => Self::RateLimited {
+                message: "Too many sign-in attempts are being processed. Please try again shortly."
+                    .to_owned(),
+                retry_after,
+            },
+            PasswordError::Failed(err) => Self::Internal(err),
+        }
+    }
+}
+
 /// A byte count as the 413 message states it: whole MiB as `10MB`, whole
 /// KiB as `64KB`, anything else in bytes.
 fn size_text(bytes: usize) -> String {

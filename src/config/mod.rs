@@ -137,6 +137,9 @@ pub struct Config {
     pub session_absolute_lifetime_days: i64,
     /// `BCRYPT_COST` (4..=31).
     pub bcrypt_cost: u32,
+    /// `PASSWORD_HASH_QUEUE`: most password hashes waiting for a core;
+    /// more are refused with 429 / `RESOURCE_EXHAUSTED`.
+    pub password_hash_queue: usize,
     /// `PASSWORD_RESET_EXPIRE_MINUTES`.
     pub password_reset_expire_minutes: i64,
     /// `FRONTEND_URL`: base of reset links.
@@ -162,6 +165,9 @@ pub struct Config {
     pub cleanup_minute_of_day: u32,
     /// `SESSION_RETENTION_DAYS`: expired sessions older than this are purged.
     pub session_retention_days: i64,
+    /// `AUTH_CACHE_TTL_MS`: how long a bearer lookup may be reused (zero:
+    /// never). Bounds how long a revocation on another replica takes.
+    pub auth_cache_ttl: Duration,
     /// `RATELIMIT_ENABLED`.
     pub ratelimit_enabled: bool,
     /// `RATELIMIT_MULTIPLIER` (>= 1).
@@ -306,6 +312,7 @@ impl Config {
             refresh_token_expire_days: r.int("REFRESH_TOKEN_EXPIRE_DAYS", 7, 1, 365)?,
             session_absolute_lifetime_days: r.int("SESSION_ABSOLUTE_LIFETIME_DAYS", 30, 1, 3650)?,
             bcrypt_cost: r.int("BCRYPT_COST", 12, 4, 31)?,
+            password_hash_queue: r.int("PASSWORD_HASH_QUEUE", 16, 1, 100_000)?,
             password_reset_expire_minutes: r.int("PASSWORD_RESET_EXPIRE_MINUTES", 60, 1, 10080)?,
             frontend_url: r
                 .string("FRONTEND_URL", "http://localhost:3000")
@@ -322,6 +329,7 @@ impl Config {
             cleanup_minute_of_day: parse_time_of_day(&r.string("CLEANUP_TIME_UTC", "02:00"))
                 .ok_or_else(|| invalid("CLEANUP_TIME_UTC", "must be HH:MM (UTC)"))?,
             session_retention_days: r.int("SESSION_RETENTION_DAYS", 30, 0, 3650)?,
+            auth_cache_ttl: Duration::from_millis(r.int("AUTH_CACHE_TTL_MS", 0, 0, 10_000)?),
             ratelimit_enabled: r.bool("RATELIMIT_ENABLED", true)?,
             ratelimit_multiplier: r.int("RATELIMIT_MULTIPLIER", 1, 1, 1_000_000)?,
             ratelimit_redis_fallback: match r.string("RATELIMIT_REDIS_FALLBACK", "local").trim() {
@@ -554,6 +562,19 @@ mod tests {
         assert_eq!(
             config(&[("ALGORITHM", "RS256")]).unwrap_err().variable,
             "ALGORITHM"
+        );
+        for (name, bad) in [
+            ("AUTH_CACHE_TTL_MS", "10001"),
+            ("AUTH_CACHE_TTL_MS", "-1"),
+            ("PASSWORD_HASH_QUEUE", "0"),
+        ] {
+            assert_eq!(config(&[(name, bad)]).unwrap_err().variable, name);
+        }
+        assert_eq!(
+            config(&[("AUTH_CACHE_TTL_MS", "1000")])
+                .unwrap()
+                .auth_cache_ttl,
+            std::time::Duration::from_secs(1)
         );
         assert_eq!(
             config(&[("RATELIMIT_ENABLED", "maybe")])

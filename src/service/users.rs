@@ -132,13 +132,7 @@ pub(crate) async fn apply_changes(
 ) -> Result<User, Error> {
     let now = state.clock.now();
     let password_hash = match changes.password {
-        Some(password) => Some(
-            state
-                .passwords
-                .hash(password)
-                .await
-                .map_err(Error::internal)?,
-        ),
+        Some(password) => Some(state.passwords.hash(password).await.map_err(Error::from)?),
         None => None,
     };
     let deactivating = changes.is_active == Some(false) && target.is_active;
@@ -183,11 +177,11 @@ pub async fn change_password(
         .passwords
         .verify(current, caller.user.password_hash.as_deref())
         .await
-        .map_err(Error::internal)?;
+        .map_err(Error::from)?;
     if !matched {
         return Err(Error::WrongCurrentPassword);
     }
-    let hash = state.passwords.hash(new).await.map_err(Error::internal)?;
+    let hash = state.passwords.hash(new).await.map_err(Error::from)?;
     let (id, keep, now) = (caller.user.id, caller.session_id, state.clock.now());
     let verified = caller.user.password_hash.as_deref();
     let mut conn = connection(state).await?;

@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::db_test;
+use identityd::grpc::pb;
+
 use crate::helpers::{Answer, Db, PASSWORD, TestApp};
 
 db_test!(a_login_flood_does_not_starve_reads, env: [
@@ -19,6 +21,7 @@ db_test!(a_login_flood_does_not_starve_reads, env: [
     ("DB_MAX_OVERFLOW", "0"),
     ("DB_POOL_TIMEOUT", "1"),
     ("BCRYPT_COST", "10"),
+    ("PASSWORD_HASH_QUEUE", "64"),
 ], |app| {
     let token = app.user("reader@example.com").await;
     let token = token["access_token"].as_str().unwrap().to_owned();
@@ -50,6 +53,66 @@ db_test!(a_login_flood_does_not_starve_reads, env: [
     for read in reads {
         assert_eq!(read.await.unwrap(), 200);
     }
+});
+
+db_test!(a_full_hashing_queue_refuses_at_once, env: [
+    ("BCRYPT_COST", "12"),
+    ("PASSWORD_HASH_QUEUE", "2"),
+], |app| {
+    // Eighteen logins at once against two hashing slots and a queue of two:
+    // the rest are refused at once, over REST with 429 and Retry-After, over
+    // gRPC with RESOURCE_EXHAUSTED, whether or not the account exists.
+    let rest: Vec<_> = (0..12)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.post(
+                    "/api/v1/auth/login",
+                    json!({"email": format!("nobody{i}@example.com"), "password": "Wrong-Password-1!"}),
+                )
+                .await
+            })
+        })
+        .collect();
+    let grpc: Vec<_> = (0..6)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let request = pb::LoginRequest {
+                    email: Some(format!("grpc{i}@example.com")),
+                    password: Some(PASSWORD.to_owned()),
+                };
+                app.auth_client().await.login(request).await.unwrap_err().code()
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    for login in rest {
+        let answer = login.await.unwrap();
+        match answer.status {
+            401 => {}
+            429 => {
+                refused += 1;
+                answer.error(429, "SYS_004");
+                let retry: u64 = answer.header("retry-after").unwrap().parse().unwrap();
+                assert!((1..=60).contains(&retry), "Retry-After {retry}");
+            }
+            other => panic!("login answered {other}: {:?}", answer.body),
+        }
+    }
+    let mut exhausted = 0;
+    for login in grpc {
+        match login.await.unwrap() {
+            tonic::Code::ResourceExhausted => exhausted += 1,
+            code => assert_eq!(code, tonic::Code::Unauthenticated),
+        }
+    }
+    // Four of the eighteen fit; a few more may if a hash ends before the
+    // last requests arrive.
+    assert!(refused + exhausted >= 8, "{refused} + {exhausted} refused");
+    assert!(exhausted > 0, "no gRPC login was refused");
+    // Once the queue drains, logins work again.
+    app.user("after@example.com").await;
 });
 
 /// A transaction on its own connection that holds the lock a request

@@ -144,7 +144,7 @@ async fn secret_matches(
             .passwords
             .verify(secret.into(), Some(stored))
             .await
-            .map_err(Error::internal),
+            .map_err(Error::from),
         _ => Ok(false),
     }
 }
