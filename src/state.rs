@@ -22,7 +22,7 @@ pub struct AppState {
     /// bcrypt on a bounded blocking pool.
     pub passwords: PasswordHasher,
     /// First-party JWT keys.
-    pub tokens: TokenKeys,
+    pub tokens: Arc<TokenKeys>,
     /// Password-reset token key.
     pub reset_key: ResetKey,
     /// Outgoing email.
@@ -36,7 +36,12 @@ pub struct AppState {
     pub limiter: Arc<crate::ratelimit::Limiter>,
     /// Social-login providers: settings, outbound client, cached keys.
     pub social: Arc<crate::social::SocialProviders>,
+    /// Bearer lookups cached for `AUTH_CACHE_TTL_MS` (off by default).
+    pub principals: Arc<crate::service::principal_cache::PrincipalCache>,
 }
+
+/// Most sessions whose lookups are cached at once (about 1 KiB each).
+const AUTH_CACHE_CAPACITY: usize = 50_000;
 
 impl AppState {
     /// Builds the state: keys derived from the config, the pool (no connection
@@ -55,8 +60,8 @@ impl AppState {
             },
         )?;
         Ok(Self {
-            passwords: PasswordHasher::new(config.bcrypt_cost),
-            tokens: TokenKeys::new(&config.secret_key, config.algorithm),
+            passwords: PasswordHasher::new(config.bcrypt_cost, config.password_hash_queue),
+            tokens: Arc::new(TokenKeys::new(&config.secret_key, config.algorithm)),
             reset_key: ResetKey::derive(&config.secret_key),
             db: pool,
             clock: clock.clone(),
@@ -68,6 +73,10 @@ impl AppState {
                 &config.social,
                 config.is_production(),
             )?),
+            principals: Arc::new(crate::service::principal_cache::PrincipalCache::new(
+                config.auth_cache_ttl,
+                AUTH_CACHE_CAPACITY,
+            )),
             config: Arc::new(config),
         })
     }

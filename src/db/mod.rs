@@ -25,7 +25,9 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
 use diesel_async::pg::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::Pool as DeadPool;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection as _, RunQueryDsl as _, SimpleAsyncConnection as _};
 use futures_util::FutureExt as _;
@@ -167,6 +169,12 @@ impl std::fmt::Debug for Pool {
     }
 }
 
+/// SQLite runs one writer at a time and every query on a blocking thread:
+/// past a few connections more only add page caches (memory) and writers
+/// sleeping in the busy handler (latency), so the pool stops here whatever
+/// `DB_POOL_SIZE` and `DB_MAX_OVERFLOW` say.
+const SQLITE_MAX_CONNECTIONS: usize = 8;
+
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;";
 
@@ -180,7 +188,14 @@ impl Pool {
         };
         Ok(match url {
             DatabaseUrl::Postgres(url) => {
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+                // `Fast` recycling: a connection whose socket closed is
+                // already known broken and is dropped; the default
+                // (`Verified`) would add a `SELECT 1` round trip to every
+                // request, doubling the database's work on reads.
+                let mut config = ManagerConfig::default();
+                config.recycling_method = RecyclingMethod::Fast;
+                let manager =
+                    AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
                 Self::Pg(
                     DeadPool::builder(manager)
                         .max_size(options.max_size)
@@ -198,6 +213,7 @@ impl Pool {
                     std::fs::create_dir_all(dir)?;
                 }
                 let mut config = ManagerConfig::default();
+                config.recycling_method = RecyclingMethod::Fast;
                 config.custom_setup = Box::new(|path: &str| {
                     let path = path.to_owned();
                     async move {
@@ -222,7 +238,7 @@ impl Pool {
                     AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
                 Self::Sqlite(
                     DeadPool::builder(manager)
-                        .max_size(options.max_size)
+                        .max_size(options.max_size.min(SQLITE_MAX_CONNECTIONS))
                         .timeouts(timeouts)
                         .pre_recycle(retire_after(options.max_lifetime))
                         .runtime(deadpool::Runtime::Tokio1)

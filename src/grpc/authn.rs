@@ -17,6 +17,7 @@ use crate::domain::client_ip::ClientIp;
 use crate::error::Error;
 use crate::ratelimit::Rules;
 use crate::service::principal::{self, Principal};
+use crate::service::principal_cache::{READ_ONLY_METHODS, WriteGuard};
 use crate::state::AppState;
 
 /// The outcome of bearer validation for this request.
@@ -224,7 +225,13 @@ pub async fn authenticate(
             }
         }
     }
-    next.run(request).await
+    // A method that may write makes cached bearer lookups stale once it
+    // ends, even if it is cancelled after committing.
+    let path = request.uri().path();
+    let guard = (!READ_ONLY_METHODS.contains(&path)).then(|| WriteGuard::new(&state.principals));
+    let response = next.run(request).await;
+    drop(guard);
+    response
 }
 
 /// `Some(Ok(token))` for `Bearer <token>`, `Some(Err)` for any other

@@ -37,6 +37,7 @@ use crate::domain::client_ip::ClientIp;
 use crate::error::Code;
 use crate::grpc;
 use crate::metrics::Transport;
+use crate::service::principal_cache::WriteGuard;
 use crate::state::AppState;
 
 struct Dispatch {
@@ -205,9 +206,14 @@ async fn answer(app: &Dispatch, request: Request) -> Response {
         app.state.metrics.rate_limited(&rule.label());
         return envelope::from_status(&tonic::Status::from(refused));
     }
+    // The authorization server and its pages may end sessions.
+    let writes = WriteGuard::new(&app.state.principals);
     let request = match oauth::handle(&app.state, &app.oauth, request).await {
         Ok(answer) => return answer,
-        Err(request) => request,
+        Err(request) => {
+            writes.disarm();
+            request
+        }
     };
     let get_like = matches!(*request.method(), Method::GET | Method::HEAD);
     let path = request.uri().path();

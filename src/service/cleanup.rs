@@ -70,7 +70,10 @@ pub async fn run_once(
     if !jobs::take_lease(&mut conn, JOB, instance, now, until, due).await? {
         return Ok(None);
     }
-    let outcome = purge_all(state).await;
+    let outcome = {
+        let _writes = crate::service::principal_cache::WriteGuard::new(&state.principals);
+        purge_all(state).await
+    };
     let finished = state.clock.now();
     jobs::release_lease(&mut conn, JOB, instance, outcome.is_ok(), finished).await?;
     let report = outcome?;

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod oauth;
 pub mod organizations;
 pub mod principal;
+pub mod principal_cache;
 pub mod sessions;
 pub mod social;
 pub mod users;

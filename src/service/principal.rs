@@ -44,12 +44,24 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Er
     if claims.is_expired(now) {
         return Err(Error::AccessTokenExpired);
     }
-    let mut conn = super::connection(state).await?;
-    let Some((session, user)) =
-        sessions::find_session_with_user(&mut conn, claims.session_id).await?
-    else {
-        return Err(Error::SessionEnded);
+    let cache = &state.principals;
+    let (session, user) = match cache.get(claims.session_id) {
+        Some(rows) => rows,
+        None => {
+            let epoch = cache.epoch();
+            let mut conn = super::connection(state).await?;
+            let Some((session, user)) =
+                sessions::find_session_with_user(&mut conn, claims.session_id).await?
+            else {
+                return Err(Error::SessionEnded);
+            };
+            if session.is_live(now) && user.is_usable() {
+                cache.put(claims.session_id, &session, &user, epoch);
+            }
+            (session, user)
+        }
     };
+    // Every check runs on cached rows too; only the query is saved.
     if session.user_id != claims.user_id || !session.is_live(now) {
         return Err(Error::SessionEnded);
     }

@@ -145,3 +145,66 @@ db_test!(sessions_over_grpc, |app| {
         .unwrap_err();
     assert_eq!(reason(&after), "AUTH_003");
 });
+
+db_test!(cached_bearer_lookups_never_outlive_a_local_write, env: [
+    ("AUTH_CACHE_TTL_MS", "10000"),
+], |app| {
+    // With the cache on, a token whose session or user changes on this
+    // server is judged on the change at once, over REST and gRPC.
+    app.register("cache@example.com").await;
+    let laptop = app.login("cache@example.com", PASSWORD).await;
+    let phone = app.login("cache@example.com", PASSWORD).await;
+    let laptop_refresh = laptop["refresh_token"].as_str().unwrap().to_owned();
+    let (laptop, phone) = (
+        laptop["access_token"].as_str().unwrap().to_owned(),
+        phone["access_token"].as_str().unwrap().to_owned(),
+    );
+    for _ in 0..2 {
+        assert_eq!(app.get_auth("/api/v1/users/me", &phone).await.status, 200);
+    }
+    let phone_id = app.get_auth("/api/v1/sessions/me", &phone).await.body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["is_current"] == json!(true))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = app
+        .call("DELETE", &format!("/api/v1/sessions/{phone_id}"), Some(&laptop), None)
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    app.get_auth("/api/v1/users/me", &phone).await.error(401, "AUTH_003");
+
+    // A profile change shows in the next read.
+    let renamed = app
+        .call("PATCH", "/api/v1/users/me", Some(&laptop), Some(json!({"first_name": "Grace"})))
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    assert_eq!(app.get_auth("/api/v1/users/me", &laptop).await.body["first_name"], "Grace");
+
+    // gRPC: a cached session ends with Logout.
+    let mut users = app.user_client().await;
+    for _ in 0..2 {
+        users.get_me(with_bearer(pb::GetMeRequest {}, &laptop)).await.unwrap();
+    }
+    let mut auth = app.auth_client().await;
+    auth.logout(with_bearer(pb::LogoutRequest { refresh_token: Some(laptop_refresh) }, &laptop)).await.unwrap();
+    let ended = users.get_me(with_bearer(pb::GetMeRequest {}, &laptop)).await.unwrap_err();
+    assert_eq!(reason(&ended), "AUTH_003");
+
+    // A user deactivated by an administrator is refused at once.
+    let tablet = app.login("cache@example.com", PASSWORD).await;
+    let (tablet, id) = (
+        tablet["access_token"].as_str().unwrap().to_owned(),
+        tablet["user"]["id"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(app.get_auth("/api/v1/users/me", &tablet).await.status, 200);
+    let root = app.superuser().await;
+    let deactivated = app
+        .call("POST", &format!("/api/v1/admin/users/{id}/deactivate"), Some(&root), None)
+        .await;
+    assert_eq!(deactivated.status, 200, "{}", deactivated.body);
+    assert_ne!(app.get_auth("/api/v1/users/me", &tablet).await.status, 200);
+});
