@@ -297,7 +297,8 @@ pub async fn run(settings: &Settings, pid: Option<u32>) -> Result<RunResult, Str
                 let outcome = worker.request(op).await;
                 recorder.record(sent.elapsed(), outcome);
                 if outcome == Outcome::Shed {
-                    // As a well-behaved client would, per Retry-After.
+                    // Back off before the next request, as a client told to retry
+                    // later would (a fixed second, not the header's value).
                     tokio::time::sleep_until(
                         deadline.min(Instant::now() + Duration::from_secs(1)).into(),
                     )
