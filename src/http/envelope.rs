@@ -39,7 +39,12 @@ pub fn errors(code: Code, items: &[FieldViolation]) -> Response<Body> {
 
 /// A JSON answer.
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::from(body.to_string()));
+    json_bytes(status, body.to_string().into_bytes())
+}
+
+/// A JSON answer from its encoded bytes.
+pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

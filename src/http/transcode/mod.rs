@@ -231,8 +231,10 @@ impl Transcoder {
             *response.status_mut() = StatusCode::NO_CONTENT;
             return response;
         }
-        let json = encode::encode_response(&message, route.response_body.as_deref());
-        envelope::json_response(route.success_status, &json)
+        match encode::encode_response(&message, route.response_body.as_deref()) {
+            Ok(json) => envelope::json_bytes(route.success_status, json),
+            Err(_) => internal("encoding the reply as JSON failed"),
+        }
     }
 }
 

@@ -9,7 +9,6 @@ use chrono::DateTime;
 use prost_reflect::{
     DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, Value as PValue,
 };
-use serde_json::Value as Json;
 
 /// Error message for a string that contains U+0000.
 pub(super) use crate::domain::profile::NUL_MESSAGE;
@@ -44,22 +43,34 @@ pub(crate) fn enum_value_name(desc: &EnumDescriptor, number: i32) -> Option<Stri
     if number == 0 && value.name().ends_with("_UNSPECIFIED") {
         return None;
     }
-    let mut prefix = String::new();
+    Some(without_type_prefix(desc.name(), value.name()).to_ascii_lowercase())
+}
+
+/// `value_name` without its enum's prefix: `COLOR_DARK_BLUE` of `Color` is
+/// `DARK_BLUE`, `BODY_FORMAT_JSON` of `BodyFormat` is `JSON`. A name without
+/// the prefix comes back whole.
+pub(super) fn without_type_prefix<'a>(type_name: &str, value_name: &'a str) -> &'a str {
+    let name = value_name.as_bytes();
+    let mut at = 0;
+    let mut expect = |byte: u8| {
+        let found = name.get(at) == Some(&byte);
+        at += 1;
+        found
+    };
     let mut prev_lower = false;
-    for c in desc.name().chars() {
-        if c.is_ascii_uppercase() && prev_lower {
-            prefix.push('_');
+    for c in type_name.bytes() {
+        if c.is_ascii_uppercase() && prev_lower && !expect(b'_') {
+            return value_name;
         }
         prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        prefix.push(c.to_ascii_uppercase());
+        if !expect(c.to_ascii_uppercase()) {
+            return value_name;
+        }
     }
-    prefix.push('_');
-    let name = value.name();
-    Some(
-        name.strip_prefix(&prefix)
-            .unwrap_or(name)
-            .to_ascii_lowercase(),
-    )
+    if !expect(b'_') {
+        return value_name;
+    }
+    value_name.get(at..).unwrap_or(value_name)
 }
 
 /// Number of the enum value whose API name is exactly `name`.
@@ -67,13 +78,6 @@ pub(super) fn enum_number(desc: &EnumDescriptor, name: &str) -> Option<i32> {
     desc.values()
         .find(|v| enum_value_name(desc, v.number()).as_deref() == Some(name))
         .map(|v| v.number())
-}
-
-pub(super) fn enum_json(desc: &EnumDescriptor, number: i32) -> Json {
-    match desc.get_value(number) {
-        Some(_) => enum_value_name(desc, number).map_or(Json::Null, Json::String),
-        None => Json::from(number),
-    }
 }
 
 /// 422 message for an enum: `Input should be 'a', 'b' or 'c'`.
@@ -226,8 +230,17 @@ mod tests {
         assert_eq!(enum_value_name(&color, 0), None);
         assert_eq!(enum_value_name(&color, 1).as_deref(), Some("red"));
         assert_eq!(enum_value_name(&color, 2).as_deref(), Some("dark_blue"));
-        assert_eq!(enum_json(&color, 0), Json::Null);
-        assert_eq!(enum_json(&color, 7), json!(7));
+        assert_eq!(without_type_prefix("Color", "COLOR_RED"), "RED");
+        assert_eq!(
+            without_type_prefix("BodyFormat", "BODY_FORMAT_JSON"),
+            "JSON"
+        );
+        assert_eq!(
+            without_type_prefix("BodyFormat", "BODYFORMAT_JSON"),
+            "BODYFORMAT_JSON"
+        );
+        assert_eq!(without_type_prefix("Color", "COLOR"), "COLOR");
+        assert_eq!(without_type_prefix("Color", "COLOR_"), "");
         assert_eq!(enum_number(&color, "dark_blue"), Some(2));
         assert_eq!(enum_number(&color, "DARK_BLUE"), None);
         assert_eq!(enum_number(&color, "color_red"), None);
