@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The database's own ceilings for what identityd asks of it (BENCHMARKS.md,
-# "Limits"): pgbench runs the statements behind get_me and patch_me with
-# nothing else in the way.
+# "Limits"): pgbench runs the statements behind get_me, patch_me and the
+# admin list with nothing else in the way.
 #
 #   bench/pgbench/run.sh DATABASE_URL [SECONDS]
 #
@@ -38,6 +38,7 @@ for c in 16 64; do
     bench "pgbench: session + user lookup" read_principal.sql $c
     bench "pgbench: update own row, commit" write_own_row.sql $c
     bench "pgbench: update one hot row, commit" write_hot_row.sql $c
+    bench "pgbench: admin page (session, counts, page)" admin_page.sql $c
 done
 # The same writes without waiting for the WAL flush: what fsync costs.
 PGOPTIONS="-c synchronous_commit=off" bench "pgbench: update own row, synchronous_commit=off" write_own_row.sql 16
