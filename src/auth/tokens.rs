@@ -85,12 +85,24 @@ pub struct Verified {
     pub token_type: String,
     /// Expiry, Unix seconds.
     pub exp: i64,
+    /// The later of `iat` and `nbf`, Unix seconds: not valid before it.
+    pub not_before: i64,
 }
+
+/// How far ahead of this server's clock a token's `iat` or `nbf` may be
+/// (another replica's clock may run a little fast).
+pub const CLOCK_SKEW_SECONDS: i64 = 60;
 
 impl Verified {
     /// `exp` is in the past (no leeway).
     pub fn is_expired(&self, now: Timestamp) -> bool {
         self.exp <= now.unix_seconds()
+    }
+
+    /// The token claims to be issued, or valid only, in the future (beyond
+    /// [`CLOCK_SKEW_SECONDS`]): this server never signs such a token.
+    pub fn is_premature(&self, now: Timestamp) -> bool {
+        self.not_before > now.unix_seconds().saturating_add(CLOCK_SKEW_SECONDS)
     }
 }
 
@@ -103,6 +115,8 @@ struct RawClaims {
     #[serde(rename = "type")]
     token_type: String,
     sid: String,
+    #[serde(default)]
+    nbf: Option<serde_json::Number>,
     #[serde(default)]
     aud: Option<serde_json::Value>,
 }
@@ -150,23 +164,29 @@ impl TokenKeys {
             return Err(Unverifiable);
         }
         let claims = data.claims;
-        if claims.aud.is_some() || claims.iat.as_f64().is_none() {
+        if claims.aud.is_some() {
             return Err(Unverifiable);
         }
+        let iat = claims.iat.as_f64().ok_or(Unverifiable)?;
+        let nbf = match &claims.nbf {
+            Some(nbf) => nbf.as_f64().ok_or(Unverifiable)?,
+            None => iat,
+        };
         let exp = claims.exp.as_f64().ok_or(Unverifiable)?;
         let user_id = canonical_uuid(&claims.sub)?;
         let session_id = canonical_uuid(&claims.sid)?;
         #[expect(
             clippy::cast_possible_truncation,
-            reason = "exp is a Unix time in seconds"
+            reason = "Unix times in seconds; `as` saturates absurd ones"
         )]
-        let exp = exp.floor() as i64;
+        let (exp, not_before) = (exp.floor() as i64, iat.max(nbf).ceil() as i64);
         Ok(Verified {
             user_id: Id(user_id),
             session_id: Id(session_id),
             jti: claims.jti,
             token_type: claims.token_type,
             exp,
+            not_before,
         })
     }
 }
@@ -215,6 +235,34 @@ mod tests {
         assert_eq!(v.session_id, sid);
         assert_eq!(v.token_type, "refresh");
         assert_eq!(v.exp, 2_000_000_000);
+    }
+
+    #[test]
+    fn not_before_is_the_later_of_iat_and_nbf() {
+        let sign = |extra: serde_json::Value| {
+            let mut claims = serde_json::json!({"sub": Id::new_random().to_string(), "exp": 2e9,
+                "iat": 1_000, "jti": "j", "type": "access", "sid": Id::new_random().to_string()});
+            if let (Some(claims), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
+                claims.extend(extra.clone());
+            }
+            keys().sign(&claims).unwrap()
+        };
+        let at =
+            |secs| Timestamp::from_datetime(chrono::DateTime::from_timestamp(secs, 0).unwrap());
+        let plain = keys().verify(&sign(serde_json::json!({}))).unwrap();
+        assert_eq!(plain.not_before, 1_000);
+        let later = keys()
+            .verify(&sign(serde_json::json!({"nbf": 5_000.5})))
+            .unwrap();
+        assert_eq!(later.not_before, 5_001);
+        assert!(later.is_premature(at(5_001 - CLOCK_SKEW_SECONDS - 1)));
+        assert!(!later.is_premature(at(5_001 - CLOCK_SKEW_SECONDS)));
+        let earlier = keys()
+            .verify(&sign(serde_json::json!({"nbf": 10})))
+            .unwrap();
+        assert_eq!(earlier.not_before, 1_000);
+        let text = sign(serde_json::json!({"nbf": "5000"}));
+        assert_eq!(keys().verify(&text), Err(Unverifiable));
     }
 
     #[test]

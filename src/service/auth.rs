@@ -355,6 +355,9 @@ async fn rotate(state: &AppState, token: &str) -> Result<TokenPair, Error> {
     if claims.is_expired(now) {
         return Err(Error::RefreshTokenExpired);
     }
+    if claims.is_premature(now) {
+        return Err(Error::RefreshTokenInvalid);
+    }
     let mut conn = connection(state).await?;
     let absolute = Duration::days(state.config.session_absolute_lifetime_days);
     // The common case in two statements and no transaction: read the

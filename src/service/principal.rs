@@ -44,6 +44,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Er
     if claims.is_expired(now) {
         return Err(Error::AccessTokenExpired);
     }
+    if claims.is_premature(now) {
+        return Err(Error::CredentialsUnverifiable);
+    }
     let cache = &state.principals;
     let (session, user) = match cache.get(claims.session_id) {
         Some(rows) => rows,

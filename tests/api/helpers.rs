@@ -253,9 +253,17 @@ fn migration_fingerprint() -> String {
 pub struct TestAppBuilder {
     db: Db,
     env: HashMap<String, String>,
+    database_via: Option<SocketAddr>,
 }
 
 impl TestAppBuilder {
+    /// Connects the server to its PostgreSQL database through `proxy` (a
+    /// listener that forwards to the real server), for fault injection.
+    pub fn database_via(mut self, proxy: SocketAddr) -> Self {
+        self.database_via = Some(proxy);
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.insert(key.to_owned(), value.to_owned());
         self
@@ -265,10 +273,7 @@ impl TestAppBuilder {
     pub fn config(&self, database_url: &str) -> Config {
         let mut env: HashMap<String, String> = [
             ("DATABASE_URL", database_url),
-            (
-                "SECRET_KEY",
-                "test-secret-key-that-is-long-enough-0123456789",
-            ),
+            ("SECRET_KEY", SECRET_KEY),
             ("BCRYPT_COST", "4"),
             ("RATELIMIT_ENABLED", "false"),
             ("CLEANUP_ENABLED", "false"),
@@ -295,7 +300,16 @@ impl TestAppBuilder {
         self.env
             .entry("OAUTH_ISSUER".to_owned())
             .or_insert_with(|| format!("http://{addr}"));
-        let config = self.config(&database.url);
+        let url = match self.database_via {
+            Some(proxy) => {
+                let mut url = url::Url::parse(&database.url).unwrap();
+                url.set_host(Some(&proxy.ip().to_string())).unwrap();
+                url.set_port(Some(proxy.port())).unwrap();
+                url.to_string()
+            }
+            None => database.url.clone(),
+        };
+        let config = self.config(&url);
         let clock = Arc::new(ManualClock::default());
         let mailer = MemoryMailer::default();
         let state = identityd::app::prepare(config, clock.clone(), Arc::new(mailer.clone()))
@@ -366,11 +380,15 @@ impl Answer {
 
 pub const PASSWORD: &str = "Correct-Horse-42!";
 
+/// The `SECRET_KEY` of test servers, for tests that sign tokens themselves.
+pub const SECRET_KEY: &str = "test-secret-key-that-is-long-enough-0123456789";
+
 impl TestApp {
     pub fn builder(db: Db) -> TestAppBuilder {
         TestAppBuilder {
             db,
             env: HashMap::new(),
+            database_via: None,
         }
     }
 

@@ -30,6 +30,7 @@ mod password_reset;
 mod rate_limits;
 mod replicas;
 mod schema;
+mod security;
 mod sessions;
 mod social_login;
 mod tokens;

@@ -20,20 +20,20 @@ use crate::helpers::{PASSWORD, TestApp};
 
 const API: &str = "/api/v1/oauth/provider";
 const WEB_REDIRECT: &str = "https://app.example.com/callback";
-const NATIVE_REDIRECT: &str = "http://127.0.0.1:8765/callback";
+pub const NATIVE_REDIRECT: &str = "http://127.0.0.1:8765/callback";
 
 /// A configured `oauth2` client (every endpoint set).
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointSet, EndpointSet, EndpointSet>;
 
 /// A registered client: its id, secret (confidential) and library client.
-struct Registered {
-    id: String,
+pub struct Registered {
+    pub id: String,
     secret: Option<String>,
     client: Client,
 }
 
 /// Registers a client through the REST API, as a superuser.
-async fn register(app: &TestApp, kind: &str, redirect: &str, scopes: &str) -> Registered {
+pub async fn register(app: &TestApp, kind: &str, redirect: &str, scopes: &str) -> Registered {
     let root = app.superuser().await;
     let answer = app
         .send(
@@ -221,7 +221,7 @@ async fn authorize_in_browser(
 }
 
 /// The query parameters of a redirect to the client.
-fn query_of(url: &str) -> HashMap<String, String> {
+pub fn query_of(url: &str) -> HashMap<String, String> {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
     form_urlencoded::parse(query.as_bytes())
         .into_owned()
@@ -447,14 +447,14 @@ db_test!(a_public_native_client_completes_the_flow, env: [("OAUTH_PROVIDER_ENABL
 });
 
 /// The authorize endpoint's URL with these query parameters.
-fn authorize_url(app: &TestApp, params: &[(&str, &str)]) -> String {
+pub fn authorize_url(app: &TestApp, params: &[(&str, &str)]) -> String {
     let query: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();
     app.url(&format!("{API}/authorize?{query}"))
 }
 
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 db_test!(authorize_checks_pkce_and_redirects_only_to_verified_uris, env: [("OAUTH_PROVIDER_ENABLED", "true")], |app| {
     let public = register(&app, "public", NATIVE_REDIRECT, "openid profile").await;
