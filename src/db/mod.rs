@@ -119,12 +119,30 @@ impl DbError {
                     .unwrap_or_else(|| sqlite_unique_index(info.message()));
                 Self::UniqueViolation(name)
             }
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+            // The connection is gone: closed, the command could not be sent
+            // or its answer never came (tokio-postgres reports a lost
+            // connection without an SQLSTATE, which diesel-async files as
+            // "unable to send"), or the server is going down under it.
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => Self::Unavailable(info.message().to_owned()),
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if server_going_away(info.message()) =>
+            {
                 Self::Unavailable(info.message().to_owned())
             }
             other => Self::Query(other),
         }
     }
+}
+
+/// PostgreSQL's messages for a session ended by the server (SQLSTATE 57P01
+/// admin shutdown, 57P02 crash shutdown, 57P05 idle timeout: all begin
+/// "terminating connection") and for a server not accepting sessions (57P03).
+/// diesel does not pass the SQLSTATE on, so the message is what tells.
+fn server_going_away(message: &str) -> bool {
+    message.starts_with("terminating connection") || message.starts_with("the database system is")
 }
 
 /// Maps SQLite's "UNIQUE constraint failed: table.col" to our index names.
@@ -384,4 +402,47 @@ impl DbConn {
 #[expect(clippy::panic, reason = "a DbConn's backend is only taken out in Drop")]
 fn unreachable_backend() -> ! {
     panic!("DbConn used after drop")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(kind: DatabaseErrorKind, message: &str) -> DbError {
+        DbError::from_diesel(DieselError::DatabaseError(
+            kind,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_not_a_query_error() {
+        use DatabaseErrorKind as K;
+        for (kind, message) in [
+            (K::UnableToSendCommand, "connection closed"),
+            (
+                K::UnableToSendCommand,
+                "error communicating with the server",
+            ),
+            (K::ClosedConnection, "server closed the connection"),
+            (
+                K::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            (K::Unknown, "the database system is shutting down"),
+        ] {
+            assert!(
+                matches!(from(kind, message), DbError::Unavailable(_)),
+                "{message}"
+            );
+        }
+        assert!(matches!(
+            from(K::Unknown, "division by zero"),
+            DbError::Query(_)
+        ));
+        assert!(matches!(
+            from(K::UniqueViolation, "duplicate key"),
+            DbError::UniqueViolation(_)
+        ));
+    }
 }

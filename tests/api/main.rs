@@ -18,6 +18,7 @@ mod concurrency;
 mod connections;
 mod deploy;
 mod fake_provider;
+mod faults;
 mod grpc_coverage;
 mod grpc_web;
 mod hostile;
