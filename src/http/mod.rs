@@ -10,7 +10,7 @@
 //! REST transcoder, which calls the same tonic routes in-process.
 
 mod body_limit;
-mod client_ip;
+pub(crate) mod client_ip;
 mod cors;
 pub mod envelope;
 mod headers;

@@ -19,6 +19,7 @@ mod connections;
 mod deploy;
 mod fake_provider;
 mod faults;
+mod fuzz_corpus;
 mod grpc_coverage;
 mod grpc_web;
 mod hostile;

@@ -12,6 +12,8 @@ mod encode;
 #[cfg(test)]
 mod fixtures;
 mod form;
+#[doc(hidden)]
+pub mod fuzz;
 mod request;
 mod routes;
 mod scalars;
