@@ -336,6 +336,7 @@ db_test!(a_confidential_web_app_completes_the_flow, env: [("OAUTH_PROVIDER_ENABL
     let metadata = app.send(app.http.get(app.url("/.well-known/oauth-authorization-server"))).await;
     assert_eq!(metadata.body["issuer"], app.url(""));
     assert_eq!(metadata.body["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(metadata.body["authorization_response_iss_parameter_supported"], true);
     assert_eq!(metadata.header("cache-control"), Some("public, max-age=300"));
     let jwks = app.send(app.http.get(app.url("/.well-known/jwks.json"))).await;
     let key = &jwks.body["keys"][0];
@@ -518,6 +519,8 @@ db_test!(authorize_checks_pkce_and_redirects_only_to_verified_uris, env: [("OAUT
     assert_eq!(params["error"], "invalid_request");
     assert_eq!(params["error_description"], "PKCE with S256 is required for public clients");
     assert_eq!(params["state"], "xyz");
+    // RFC 9207: every answer to the client names the issuer, errors too.
+    assert_eq!(params["iss"], app.url(""));
     let mut scoped = base(&web.id, "https://app.example.com/cb?tenant=7");
     scoped.push(("scope".into(), "admin".into()));
     let answer = get(url(&scoped)).await;
@@ -538,6 +541,7 @@ db_test!(authorize_checks_pkce_and_redirects_only_to_verified_uris, env: [("OAUT
     )
     .await;
     assert!(code_url.starts_with("https://app.example.com/cb?tenant=7&code="), "{code_url}");
+    assert_eq!(query_of(&code_url)["iss"], app.url(""));
 });
 
 db_test!(the_token_endpoint_refuses_what_it_must, env: [("OAUTH_PROVIDER_ENABLED", "true")], |app| {

@@ -173,7 +173,7 @@ pub async fn authorize(
     }
     .await;
     match result {
-        Ok(Next::Client(url)) => redirect(StatusCode::FOUND, &url),
+        Ok(Next::Client(url)) => to_client(state, &url),
         Ok(Next::Login(pending)) => {
             redirect(StatusCode::FOUND, &page_url(state, paths, &pending, false))
         }
@@ -324,9 +324,17 @@ pub async fn consent(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resp
     }
     .await;
     match result {
-        Ok(url) => redirect(StatusCode::FOUND, &url),
+        Ok(url) => to_client(state, &url),
         Err(err) => failure(err, headers),
     }
+}
+
+/// The browser's way back to the client, with a code or an error, and `iss`
+/// (RFC 9207): a client that uses several authorization servers learns which
+/// one answered, so a response cannot be passed off as another's.
+fn to_client(state: &AppState, url: &str) -> Response {
+    let issuer = &state.config.provider.issuer;
+    redirect(StatusCode::FOUND, &with_query(url, &[("iss", issuer)]))
 }
 
 fn content_type(headers: &HeaderMap) -> Option<&str> {
