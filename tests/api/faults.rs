@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::helpers::{Answer, Db, PASSWORD, PG_VAR, TestApp};
+use crate::rate_limits::reset_request;
 
 /// A TCP proxy to `upstream` that can be cut (connections dropped, new ones
 /// refused) and stalled (no byte forwarded) on demand.
@@ -280,16 +281,6 @@ async fn an_exhausted_pool_waits_its_bound_then_answers_503() {
     let after = app.get_auth("/api/v1/users/me", &access).await;
     assert_eq!(after.status, 200, "{}", after.body);
     app.database.drop_database().await;
-}
-
-async fn reset_request(app: &TestApp, ip: &str) -> Answer {
-    app.send(
-        app.http
-            .post(app.url("/api/v1/auth/password-reset/request"))
-            .header("x-forwarded-for", ip)
-            .json(&json!({"email": "nobody@example.com"})),
-    )
-    .await
 }
 
 /// Redis disappears while the server runs: rate limits fall back to

@@ -17,7 +17,7 @@ fn client() -> String {
     format!("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
 }
 
-async fn reset_request(app: &TestApp, ip: &str) -> Answer {
+pub async fn reset_request(app: &TestApp, ip: &str) -> Answer {
     app.send(
         app.http
             .post(app.url("/api/v1/auth/password-reset/request"))
