@@ -85,10 +85,14 @@ pub async fn run(
         .config
         .cleanup_enabled
         .then(|| tokio::spawn(service::cleanup::schedule(state.clone())));
+    let key_rotation = state
+        .provider_keys
+        .clone()
+        .map(|ring| tokio::spawn(service::oauth::keys::schedule(state.clone(), ring)));
     let router = crate::http::router(state)?;
     tracing::info!(address = %listener.local_addr()?, "serving gRPC, grpc-web and REST");
     let served = crate::server::serve(listener, router, settings, shutdown).await;
-    if let Some(job) = cleanup {
+    for job in [cleanup, key_rotation].into_iter().flatten() {
         job.abort();
     }
     served

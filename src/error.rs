@@ -252,6 +252,10 @@ pub enum Error {
     /// code, with the bearer challenge).
     #[error("User account is inactive")]
     BearerUserInactive,
+    /// A provider access token without the scope the method needs (the
+    /// scope, when the method has one).
+    #[error("The access token does not grant the scope this method needs")]
+    InsufficientScope(Option<String>),
     /// Password login failed (any reason but an inactive account).
     #[error("Invalid email or password")]
     InvalidCredentials,
@@ -394,7 +398,7 @@ impl Error {
             Self::EmailTaken | Self::EmailTakenBy(_) | Self::AlreadyMember { .. } => {
                 Code::UserAlreadyExists
             }
-            Self::Forbidden { .. } => Code::InsufficientPermissions,
+            Self::Forbidden { .. } | Self::InsufficientScope(_) => Code::InsufficientPermissions,
             Self::SelfAction { .. } => Code::OperationForbidden,
             Self::WrongCurrentPassword => Code::WrongCurrentPassword,
             Self::NotFound(_) => Code::NotFound,
@@ -440,14 +444,18 @@ impl Error {
     }
 
     /// The `WWW-Authenticate` challenge of a 401 raised by bearer validation.
-    fn challenge(&self) -> Option<&'static str> {
+    pub fn challenge(&self) -> Option<String> {
         match self {
-            Self::NotAuthenticated => Some("Bearer"),
+            Self::NotAuthenticated => Some("Bearer".to_owned()),
             Self::CredentialsUnverifiable
             | Self::WrongTokenType
             | Self::AccessTokenExpired
             | Self::SessionEnded
-            | Self::BearerUserInactive => Some("Bearer error=\"invalid_token\""),
+            | Self::BearerUserInactive => Some("Bearer error=\"invalid_token\"".to_owned()),
+            Self::InsufficientScope(Some(scope)) => Some(format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+            )),
+            Self::InsufficientScope(None) => Some("Bearer error=\"insufficient_scope\"".to_owned()),
             _ => None,
         }
     }
@@ -519,7 +527,7 @@ impl From<Error> for tonic::Status {
             metadata.insert(META_FIELD.to_owned(), field.to_owned());
         }
         if let Some(challenge) = err.challenge() {
-            metadata.insert(META_CHALLENGE.to_owned(), challenge.to_owned());
+            metadata.insert(META_CHALLENGE.to_owned(), challenge);
         }
         let mut details = ErrorDetails::with_error_info(code.envelope(), ERROR_DOMAIN, metadata);
         if let Error::RateLimited { retry_after, .. } = &err {

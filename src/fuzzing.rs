@@ -14,6 +14,50 @@ use crate::domain::client_ip::TrustedProxies;
 use crate::domain::device::DeviceInfo;
 use crate::domain::oauth::{check_redirect_uri, check_social_redirect_uri, with_query};
 
+/// A client ID metadata document: the first line is the `client_id`, the
+/// rest the fetched body. A URL that passes must be its own normal form,
+/// https, with a path; an accepted document must have redirect URIs that
+/// pass the redirect checks and make a valid `Location`, a bounded name,
+/// and only supported scopes.
+#[expect(
+    clippy::panic,
+    reason = "a fuzz target reports a broken invariant by panicking"
+)]
+pub fn cimd_document(data: &[u8]) {
+    use crate::service::oauth::metadata_document::{check_url, parse_document};
+    let split = data.iter().position(|b| *b == b'\n').unwrap_or(data.len());
+    let client_id = String::from_utf8_lossy(&data[..split]);
+    let body = data.get(split + 1..).unwrap_or_default();
+    if let Ok(url) = check_url(&client_id)
+        && (url.as_str() != client_id || url.scheme() != "https" || url.path() == "/")
+    {
+        panic!("accepted client_id URL {client_id:?} is not strict");
+    }
+    for production in [true, false] {
+        let Ok(document) = parse_document(&client_id, body, production) else {
+            continue;
+        };
+        if document.redirect_uris.is_empty()
+            || document.client_name.chars().count() > 255
+            || document.scope.is_empty()
+            || document
+                .scope
+                .iter()
+                .any(|s| !crate::domain::oauth::SUPPORTED_SCOPES.contains(&s.as_str()))
+        {
+            panic!("accepted document breaks an invariant: {document:?}");
+        }
+        for uri in &document.redirect_uris {
+            let location = with_query(uri, &[("code", "c"), ("iss", "https://x")]);
+            if check_redirect_uri(uri, production).is_err()
+                || HeaderValue::from_str(&location).is_err()
+            {
+                panic!("accepted document has a bad redirect URI: {uri:?}");
+            }
+        }
+    }
+}
+
 /// A fuzz target: arbitrary bytes in, a panic only for a broken invariant.
 pub type Target = fn(&[u8]);
 
@@ -24,6 +68,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("user_agent", user_agent),
     ("forwarded", forwarded),
     ("redirect_uri", redirect_uri),
+    ("cimd_document", cimd_document),
 ];
 
 /// A REST request through the transcoder: route, path variables, query

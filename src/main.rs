@@ -7,12 +7,17 @@ use identityd::clock::SystemClock;
 use identityd::config::Config;
 use identityd::{app, db, mail};
 
-const USAGE: &str = "usage: identityd [serve | migrate | create-superuser | cleanup]
+const USAGE: &str = "usage: identityd [serve | migrate | create-superuser | cleanup | keys ...]
 
   serve             run the service (default)
   migrate           apply pending database migrations and exit
   create-superuser  create FIRST_SUPERUSER_EMAIL / FIRST_SUPERUSER_PASSWORD if absent
   cleanup           run the cleanup job once now (unless another replica is running it)
+  keys list         the authorization server's signing keys and when each signs
+  keys rotate       store the next signing key: published now, signing in 24 hours
+  keys rotate --immediately
+                    a new key signs now and every other key is withdrawn (a
+                    compromised key); tokens they signed stop verifying
   healthcheck       exit 0 when the local server is ready (GET /health/ready), 1 otherwise
   descriptor-set P  write the protobuf descriptor set (with google.api.http rules) to file P
 
@@ -57,6 +62,7 @@ async fn main() -> ExitCode {
         "migrate" => migrate(config).await,
         "create-superuser" => create_superuser(config).await,
         "cleanup" => cleanup(config).await,
+        "keys" => keys(config).await,
         other => {
             eprintln!("identityd: unknown command {other:?}\n\n{USAGE}");
             return ExitCode::from(2);
@@ -132,6 +138,46 @@ async fn cleanup(config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Err(err) => Err(anyhow::anyhow!("cleanup failed: {err}")),
+    }
+}
+
+async fn keys(config: Config) -> anyhow::Result<()> {
+    use identityd::service::oauth::keys;
+    let action = std::env::args().nth(2).unwrap_or_default();
+    let immediately = match std::env::args().nth(3).as_deref() {
+        None => false,
+        Some("--immediately") if action == "rotate" => true,
+        Some(other) => anyhow::bail!("unknown option {other:?}\n\n{USAGE}"),
+    };
+    let mailer = Arc::new(mail::ConsoleMailer);
+    let state = app::prepare(config, Arc::new(SystemClock), mailer).await?;
+    if state.config.provider.signing_key_file.is_some() {
+        anyhow::bail!("OAUTH_PROVIDER_SIGNING_KEY_FILE is set: that key never rotates");
+    }
+    match action.as_str() {
+        "list" => {
+            for key in keys::list(&state)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            {
+                let until = key
+                    .retire_after
+                    .map_or_else(|| "-".to_owned(), |t| t.to_fixed_text());
+                eprintln!(
+                    "{}  {:6}  signs from {}  published until {until}",
+                    key.kid,
+                    key.algorithm,
+                    key.active_from.to_fixed_text()
+                );
+            }
+            Ok(())
+        }
+        "rotate" => {
+            let rotated = keys::rotate(&state, immediately).await?;
+            tracing::info!(kid = %rotated.kid, active_from = %rotated.active_from.to_fixed_text(), "new signing key stored");
+            Ok(())
+        }
+        _ => anyhow::bail!("usage: identityd keys [list | rotate [--immediately]]"),
     }
 }
 

@@ -29,13 +29,16 @@ pub struct AppState {
     pub mailer: Arc<dyn Mailer>,
     /// The authorization server's signing keys; loaded at start-up when
     /// `OAUTH_PROVIDER_ENABLED`.
-    pub provider_keys: Option<crate::auth::provider_keys::ProviderKeys>,
+    pub provider_keys: Option<Arc<crate::auth::provider_keys::KeyRing>>,
     /// Prometheus counters and histograms.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Rate limits and the login throttle.
     pub limiter: Arc<crate::ratelimit::Limiter>,
     /// Social-login providers: settings, outbound client, cached keys.
     pub social: Arc<crate::social::SocialProviders>,
+    /// The fetcher of client ID metadata documents (with the authorization
+    /// server and `OAUTH_CLIENT_METADATA_DOCUMENTS`).
+    pub metadata_documents: Option<crate::service::oauth::metadata_document::Fetcher>,
     /// Bearer lookups cached for `AUTH_CACHE_TTL_MS` (off by default).
     pub principals: Arc<crate::service::principal_cache::PrincipalCache>,
 }
@@ -59,7 +62,23 @@ impl AppState {
                 max_lifetime: config.db_pool_recycle,
             },
         )?;
+        let provider = &config.provider;
+        let metadata_documents = if provider.enabled && provider.metadata_documents {
+            let extra_root = match &provider.cimd_ca_file {
+                Some(path) => Some(std::fs::read(path)?),
+                None => None,
+            };
+            Some(crate::service::oauth::metadata_document::Fetcher::new(
+                provider.cimd_timeout,
+                provider.cimd_allow_private,
+                extra_root.as_deref(),
+                config.is_production(),
+            )?)
+        } else {
+            None
+        };
         Ok(Self {
+            metadata_documents,
             passwords: PasswordHasher::new(config.bcrypt_cost, config.password_hash_queue),
             tokens: Arc::new(TokenKeys::new(&config.secret_key, config.algorithm)),
             reset_key: ResetKey::derive(&config.secret_key),

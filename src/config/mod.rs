@@ -6,7 +6,7 @@ mod provider;
 mod reader;
 mod social;
 
-pub use self::provider::{ProviderConfig, ProviderUi};
+pub use self::provider::{ProviderConfig, ProviderUi, Registration, is_resource_uri};
 pub use self::social::{GithubConfig, GoogleConfig, OidcConfig, ProviderCredentials, SocialConfig};
 
 pub use self::reader::parse_bool;

@@ -101,6 +101,12 @@ diesel::table! {
         mcp_server_url -> Nullable<Text>,
         created_at -> SqlTimestamp,
         updated_at -> SqlTimestamp,
+        application_type -> Text,
+        grant_types -> Text,
+        registration -> Text,
+        registration_token_hash -> Nullable<Text>,
+        metadata_expires_at -> Nullable<SqlTimestamp>,
+        client_uri -> Nullable<Text>,
     }
 }
 
@@ -123,6 +129,7 @@ diesel::table! {
         consumed_at -> Nullable<SqlTimestamp>,
         created_at -> SqlTimestamp,
         updated_at -> SqlTimestamp,
+        resource -> Nullable<Text>,
     }
 }
 
@@ -145,6 +152,9 @@ diesel::table! {
         used -> Bool,
         created_at -> SqlTimestamp,
         updated_at -> SqlTimestamp,
+        resource -> Nullable<Text>,
+        auth_time -> Nullable<SqlTimestamp>,
+        sid -> Nullable<Text>,
     }
 }
 
@@ -169,6 +179,9 @@ diesel::table! {
         ip_address -> Nullable<Text>,
         created_at -> SqlTimestamp,
         updated_at -> SqlTimestamp,
+        resource -> Nullable<Text>,
+        auth_time -> Nullable<SqlTimestamp>,
+        sid -> Nullable<Text>,
     }
 }
 

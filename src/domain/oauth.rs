@@ -19,6 +19,12 @@ pub const SUPPORTED_SCOPES: [&str; 8] = [
     "admin",
 ];
 
+/// Whether a scope is about the user's identity (OpenID Connect), which a
+/// token without a user cannot carry.
+pub fn is_openid_scope(scope: &str) -> bool {
+    matches!(scope, "openid" | "profile" | "email")
+}
+
 /// Scopes a client gets when registered without any.
 pub const DEFAULT_SCOPES: &str = "openid profile email";
 
@@ -177,6 +183,15 @@ pub fn redirect_host(uri: &str) -> String {
             || uri.split(':').next().unwrap_or(uri).to_owned(),
             str::to_owned,
         )
+}
+
+/// Whether `uri` is an http(s) URI on a loopback host: only a program on
+/// the user's own machine can receive it.
+pub fn is_loopback_uri(uri: &str) -> bool {
+    uri.split_once(':').is_some_and(|(scheme, rest)| {
+        matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https")
+            && host_of(rest).is_some_and(is_loopback)
+    })
 }
 
 fn is_loopback(host: &str) -> bool {

@@ -42,12 +42,14 @@ pub const PROVIDER_DISABLED: &str = "OAuth provider mode is not enabled";
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 
 /// What the proto options of one method demand.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct MethodRules {
     level: AccessLevel,
     max_body: usize,
     /// Part of the OAuth authorization server.
     provider: bool,
+    /// `(identity.v1.oauth_scope)`.
+    scope: Option<Arc<str>>,
 }
 
 impl MethodRules {
@@ -72,10 +74,14 @@ impl MethodRules {
             .and_then(|n| usize::try_from(n).ok())
             .unwrap_or(DEFAULT_MAX_BODY);
         let provider = flag("identity.v1.requires_oauth_provider");
+        let scope = option("identity.v1.oauth_scope")
+            .and_then(|v| v.as_str().map(Arc::from))
+            .filter(|s: &Arc<str>| !s.is_empty());
         Self {
             level,
             max_body,
             provider,
+            scope,
         }
     }
 }
@@ -123,6 +129,12 @@ impl MethodPolicy {
             .map_or(AccessLevel::Public, |r| r.level)
     }
 
+    /// The scope a provider access token needs for the method at a gRPC
+    /// path (`None`: such tokens are refused).
+    pub fn scope(&self, path: &str) -> Option<Arc<str>> {
+        self.methods.get(path).and_then(|r| r.scope.clone())
+    }
+
     /// The largest request body of the method at a gRPC path. Paths that are
     /// not identity methods (health, reflection streams) get the ceiling.
     pub fn body_limit(&self, path: &str) -> usize {
@@ -168,11 +180,16 @@ pub async fn admit(
     state: &AppState,
     headers: &http::HeaderMap,
     level: AccessLevel,
+    scope: Option<Arc<str>>,
 ) -> Result<Option<Authentication>, Error> {
     let outcome = match bearer_token(headers) {
         None => None,
         Some(Err(err)) => Some(Err(err)),
-        Some(Ok(token)) => Some(principal::authenticate(state, &token).await),
+        Some(Ok(token)) => Some(
+            principal::authenticate(state, &token)
+                .await
+                .and_then(|p| granted(p, scope)),
+        ),
     };
     match (level, outcome) {
         (AccessLevel::Public, outcome) => Ok(outcome.map(|o| Authentication(o.map_err(Arc::new)))),
@@ -183,6 +200,39 @@ pub async fn admit(
         }
         (_, Some(Ok(p))) => Ok(Some(Authentication(Ok(p)))),
     }
+}
+
+/// A provider access token must carry the method's scope; first-party
+/// tokens are not scoped.
+fn granted(principal: Principal, scope: Option<Arc<str>>) -> Result<Principal, Error> {
+    match (&principal.scopes, scope) {
+        (None, _) => Ok(principal),
+        (Some(held), Some(needed)) if held.iter().any(|s| **s == *needed) => Ok(principal),
+        (Some(_), needed) => Err(Error::InsufficientScope(needed.map(|s| s.to_string()))),
+    }
+}
+
+/// The status of a refused admission. With the authorization server on,
+/// its challenge names the protected-resource metadata (RFC 9728 §5.1)
+/// in a `www-authenticate` header that REST copies.
+pub fn refusal(state: &AppState, err: Error) -> tonic::Status {
+    let challenge = err.challenge();
+    let mut status = tonic::Status::from(err);
+    if let Some(challenge) = challenge {
+        let challenge = if state.config.provider.enabled {
+            let url = crate::http::oauth::resource_metadata_url(&state.config);
+            match challenge.strip_prefix("Bearer ") {
+                Some(params) => format!("Bearer resource_metadata=\"{url}\", {params}"),
+                None => format!("Bearer resource_metadata=\"{url}\""),
+            }
+        } else {
+            challenge
+        };
+        if let Ok(value) = challenge.parse() {
+            status.metadata_mut().insert("www-authenticate", value);
+        }
+    }
+    status
 }
 
 /// Middleware: authenticates and applies the method's access level, then
@@ -206,8 +256,15 @@ pub async fn authenticate(
             state.metrics.rate_limited(&rule.label());
             return tonic::Status::from(refused).into_http();
         }
-        match admit(&state, request.headers(), policy.level(&path)).await {
-            Err(err) => return tonic::Status::from(err).into_http(),
+        match admit(
+            &state,
+            request.headers(),
+            policy.level(&path),
+            policy.scope(&path),
+        )
+        .await
+        {
+            Err(err) => return refusal(&state, err).into_http(),
             Ok(Some(authentication)) => {
                 request.extensions_mut().insert(authentication);
             }
@@ -274,6 +331,7 @@ fn replay(err: &Error) -> Error {
         Error::AccessTokenExpired => Error::AccessTokenExpired,
         Error::SessionEnded => Error::SessionEnded,
         Error::BearerUserInactive => Error::BearerUserInactive,
+        Error::InsufficientScope(scope) => Error::InsufficientScope(scope.clone()),
         Error::Unavailable(cause) => Error::unavailable(cause.to_string()),
         other => Error::internal(anyhow::anyhow!("authentication failed: {other:?}")),
     }

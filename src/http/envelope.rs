@@ -94,10 +94,16 @@ pub fn from_status(status: &tonic::Status) -> Response<Body> {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
     }
-    if let Some(challenge) = info
-        .and_then(|i| i.metadata.get(META_CHALLENGE))
-        .and_then(|c| HeaderValue::from_str(c).ok())
-    {
+    // The status's own header (which names the resource metadata) wins
+    // over the plain challenge of its ErrorInfo.
+    let challenge = status.metadata().get("www-authenticate").map_or_else(
+        || {
+            info.and_then(|i| i.metadata.get(META_CHALLENGE))
+                .and_then(|c| HeaderValue::from_str(c).ok())
+        },
+        |v| HeaderValue::from_bytes(v.as_bytes()).ok(),
+    );
+    if let Some(challenge) = challenge {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, challenge);

@@ -15,7 +15,7 @@ mod cors;
 pub mod envelope;
 mod headers;
 pub use headers::secure as secure_headers;
-mod oauth;
+pub(crate) mod oauth;
 pub mod openapi;
 mod pages;
 pub(crate) use pages::html_escape;

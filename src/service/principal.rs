@@ -15,8 +15,14 @@ pub struct Principal {
     /// The caller, as stored now (authorization uses this, not token claims).
     /// Only services read the row; transports ask the methods below.
     pub(in crate::service) user: UserRow,
-    /// The `sid` of the presented access token.
+    /// The `sid` of the presented access token (for a provider token, the
+    /// family of its grant).
     pub session_id: Id,
+    /// The scopes of a provider access token; `None` for first-party
+    /// tokens, which are not scoped.
+    pub scopes: Option<Vec<String>>,
+    /// When the user logged in to the session behind the token.
+    pub authenticated_at: crate::domain::types::Timestamp,
 }
 
 impl Principal {
@@ -33,6 +39,11 @@ impl Principal {
 
 /// Validates an access token, steps 2 to 6 of section 1.3.1.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Error> {
+    if let Some(keys) = &state.provider_keys
+        && crate::auth::provider_keys::is_access_token(token)
+    {
+        return crate::service::oauth::tokens::api_principal(state, &keys.get(), token).await;
+    }
     let claims = state
         .tokens
         .verify(token)
@@ -74,5 +85,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Er
     Ok(Principal {
         user,
         session_id: session.id,
+        scopes: None,
+        authenticated_at: session.created_at,
     })
 }

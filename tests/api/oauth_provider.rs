@@ -19,7 +19,7 @@ use crate::db_test;
 use crate::helpers::{PASSWORD, TestApp};
 
 const API: &str = "/api/v1/oauth/provider";
-const WEB_REDIRECT: &str = "https://app.example.com/callback";
+pub const WEB_REDIRECT: &str = "https://app.example.com/callback";
 pub const NATIVE_REDIRECT: &str = "http://127.0.0.1:8765/callback";
 
 /// A configured `oauth2` client (every endpoint set).
@@ -30,6 +30,13 @@ pub struct Registered {
     pub id: String,
     secret: Option<String>,
     client: Client,
+}
+
+impl Registered {
+    /// The client secret of a confidential client.
+    pub fn secret(&self) -> Option<&str> {
+        self.secret.as_deref()
+    }
 }
 
 /// Registers a client through the REST API, as a superuser.
@@ -80,7 +87,7 @@ fn with_endpoints(
         .set_redirect_uri(RedirectUrl::new(redirect.to_owned()).unwrap())
 }
 
-fn http_client() -> oauth2::reqwest::Client {
+pub fn http_client() -> oauth2::reqwest::Client {
     oauth2::reqwest::Client::builder()
         .redirect(oauth2::reqwest::redirect::Policy::none())
         .build()
@@ -88,12 +95,12 @@ fn http_client() -> oauth2::reqwest::Client {
 }
 
 /// A browser: keeps cookies, does not follow redirects, prefers HTML.
-struct Browser {
+pub struct Browser {
     http: reqwest::Client,
 }
 
 impl Browser {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             http: reqwest::Client::builder()
                 .cookie_store(true)
@@ -103,7 +110,7 @@ impl Browser {
         }
     }
 
-    async fn get(&self, url: &str) -> reqwest::Response {
+    pub async fn get(&self, url: &str) -> reqwest::Response {
         self.http
             .get(url)
             .header("accept", "text/html")
@@ -112,7 +119,7 @@ impl Browser {
             .unwrap()
     }
 
-    async fn post(&self, url: &str, form: &[(String, String)]) -> reqwest::Response {
+    pub async fn post(&self, url: &str, form: &[(String, String)]) -> reqwest::Response {
         self.http
             .post(url)
             .header("accept", "text/html")
@@ -123,7 +130,7 @@ impl Browser {
     }
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub fn location(response: &reqwest::Response) -> String {
     response
         .headers()
         .get("location")
@@ -134,7 +141,7 @@ fn location(response: &reqwest::Response) -> String {
 }
 
 /// The `<input type="hidden">` fields of a page (values unescaped).
-fn hidden_fields(html: &str) -> Vec<(String, String)> {
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
     let pattern =
         regex::Regex::new(r#"<input type="hidden" name="([^"]+)" value="([^"]*)">"#).unwrap();
     pattern
@@ -184,18 +191,30 @@ async fn log_in(
 
 /// Follows authorize → login → authorize → consent → decision; returns the
 /// final redirect to the client.
-async fn authorize_in_browser(
+pub async fn authorize_in_browser(
     app: &TestApp,
     browser: &Browser,
     auth_url: &str,
     email: &str,
     approve: bool,
 ) -> String {
+    authorize_as(app, browser, auth_url, email, PASSWORD, approve).await
+}
+
+/// [`authorize_in_browser`] with the user's password.
+pub async fn authorize_as(
+    app: &TestApp,
+    browser: &Browser,
+    auth_url: &str,
+    email: &str,
+    password: &str,
+    approve: bool,
+) -> String {
     let first = browser.get(auth_url).await;
     assert_eq!(first.status(), 302, "{}", first.text().await.unwrap());
     let mut next = location(&first);
     if next.contains("/authorize/login") {
-        let after_login = log_in(app, browser, &next, email, PASSWORD).await;
+        let after_login = log_in(app, browser, &next, email, password).await;
         assert_eq!(after_login.status(), 303);
         let back = browser.get(&absolute(app, &location(&after_login))).await;
         assert_eq!(back.status(), 302);
@@ -627,7 +646,7 @@ db_test!(the_token_endpoint_refuses_what_it_must, env: [("OAUTH_PROVIDER_ENABLED
         .await;
     assert_oauth_error(&public_secret, 401, "invalid_client", "Public clients do not use a client secret");
     let unknown = token_request(&app, &web, &[("grant_type", "password")]).await;
-    assert_oauth_error(&unknown, 400, "unsupported_grant_type", "Must be authorization_code or refresh_token");
+    assert_oauth_error(&unknown, 400, "unsupported_grant_type", "Must be authorization_code, refresh_token or client_credentials");
     let missing = token_request(&app, &web, &[]).await;
     assert_oauth_error(&missing, 400, "invalid_request", "grant_type required");
     let json_body = app

@@ -45,6 +45,19 @@ pub struct ClientRow {
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+    /// `web` or `native` (RFC 7591 `application_type`).
+    pub application_type: String,
+    /// JSON array of the grant types it may use.
+    pub grant_types: String,
+    /// How it came to exist: `managed`, `dynamic` (RFC 7591) or
+    /// `metadata_document` (its `client_id` is the document's URL).
+    pub registration: String,
+    /// `sha256$<hex>` of the RFC 7592 registration access token.
+    pub registration_token_hash: Option<String>,
+    /// A metadata document's client is fetched again after this instant.
+    pub metadata_expires_at: Option<Timestamp>,
+    /// The client's home page, shown on the consent page.
+    pub client_uri: Option<String>,
 }
 
 /// Changes to a client; `None` leaves a column as it is.
@@ -63,6 +76,16 @@ pub struct ClientChangeset {
     pub client_secret_hash: Option<Option<String>>,
     /// New MCP server URL (`Some(None)` clears it).
     pub mcp_server_url: Option<Option<String>>,
+    /// `public` or `confidential`.
+    pub client_type: Option<String>,
+    /// New grant types (JSON array).
+    pub grant_types: Option<String>,
+    /// `web` or `native`.
+    pub application_type: Option<String>,
+    /// New home page (`Some(None)` clears it).
+    pub client_uri: Option<Option<String>>,
+    /// When a metadata document is fetched again.
+    pub metadata_expires_at: Option<Option<Timestamp>>,
     /// Set on every change.
     pub updated_at: Option<Timestamp>,
 }

@@ -44,6 +44,8 @@ pub struct RequestRow {
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+    /// RFC 8707 resource indicators, space-separated.
+    pub resource: Option<String>,
 }
 
 impl RequestRow {
@@ -202,6 +204,12 @@ pub struct CodeRow {
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+    /// RFC 8707 resource indicators, space-separated.
+    pub resource: Option<String>,
+    /// When the user logged in (the ID token's `auth_time`).
+    pub auth_time: Option<Timestamp>,
+    /// The login session (the ID token's `sid`).
+    pub sid: Option<String>,
 }
 
 /// Inserts a code.

@@ -66,3 +66,23 @@ pub async fn lock_key_creation(conn: &mut DbConn) -> DbResult<()> {
         Backend::Sqlite(_) => Ok(()),
     }
 }
+
+/// Removes the keys no longer published at `now`.
+pub async fn delete_retired(conn: &mut DbConn, now: Timestamp) -> DbResult<usize> {
+    map_err(with_backend!(conn, c => {
+        diesel::delete(k::table.filter(k::retire_after.le(now)))
+            .execute(c)
+            .await
+    }))
+}
+
+/// Sets until when a key is published.
+pub async fn set_retire_after(conn: &mut DbConn, kid: &str, until: Timestamp) -> DbResult<()> {
+    map_err(with_backend!(conn, c => {
+        diesel::update(k::table.filter(k::kid.eq(kid)))
+            .set(k::retire_after.eq(Some(until)))
+            .execute(c)
+            .await
+    }))
+    .map(drop)
+}

@@ -49,6 +49,12 @@ pub struct RefreshRow {
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+    /// RFC 8707 resource indicators, space-separated.
+    pub resource: Option<String>,
+    /// When the user logged in (the ID token's `auth_time`).
+    pub auth_time: Option<Timestamp>,
+    /// The login session (the ID token's `sid`).
+    pub sid: Option<String>,
 }
 
 impl RefreshRow {

@@ -155,6 +155,7 @@ fn params_of(form: &Form) -> Params {
         code_challenge: form.get("code_challenge"),
         code_challenge_method: form.get("code_challenge_method"),
         nonce: form.get("nonce"),
+        resource: form.get("resource"),
         request_id: form.get("request_id"),
     }
 }

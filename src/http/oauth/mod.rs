@@ -8,6 +8,7 @@
 mod browser;
 mod pages;
 mod protocol;
+mod registration;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -28,7 +29,11 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
     Metadata,
+    ResourceMetadata,
     Jwks,
+    Userinfo,
+    Register,
+    RegisteredClient,
     Authorize,
     Login,
     Consent,
@@ -40,7 +45,10 @@ enum Endpoint {
 impl Endpoint {
     fn allow(self) -> &'static str {
         match self {
-            Self::Metadata | Self::Jwks => "GET, HEAD",
+            Self::Metadata | Self::Jwks | Self::ResourceMetadata => "GET, HEAD",
+            Self::Userinfo => "GET, POST",
+            Self::Register => "POST",
+            Self::RegisteredClient => "GET, PUT, DELETE",
             // GET here has effects (a stored request, a code, a bound
             // request), so HEAD, which link checkers send freely, is refused.
             Self::Authorize => "GET",
@@ -57,12 +65,31 @@ pub struct Endpoints {
     token: String,
     revoke: String,
     introspect: String,
+    userinfo: String,
+    register: String,
+    /// `register/` (RFC 7592's client configuration endpoints follow it).
+    registered: String,
+    /// RFC 9728 §3.1: the well-known path with the API's path inserted.
+    resource_metadata: String,
 }
 
 /// Path of the metadata document.
 pub const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// Path of the OpenID Connect discovery document (the same metadata).
+pub const OPENID_CONFIGURATION_PATH: &str = "/.well-known/openid-configuration";
+/// Path of the protected-resource metadata (RFC 9728).
+pub const RESOURCE_METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 /// Path of the JWK Set.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// Where identityd's API publishes its protected-resource metadata: the
+/// URL a `WWW-Authenticate` challenge names.
+pub fn resource_metadata_url(config: &crate::config::Config) -> String {
+    format!(
+        "{}{RESOURCE_METADATA_PATH}{}",
+        config.provider.issuer, config.api_prefix
+    )
+}
 
 impl Endpoints {
     /// Under the API prefix.
@@ -73,6 +100,10 @@ impl Endpoints {
             token: format!("{base}/token"),
             revoke: format!("{base}/revoke"),
             introspect: format!("{base}/introspect"),
+            userinfo: format!("{base}/userinfo"),
+            register: format!("{base}/register"),
+            registered: format!("{base}/register/"),
+            resource_metadata: format!("{RESOURCE_METADATA_PATH}{api_prefix}"),
         }
     }
 
@@ -83,8 +114,18 @@ impl Endpoints {
 
     fn which(&self, path: &str) -> Option<Endpoint> {
         Some(match path {
-            METADATA_PATH => Endpoint::Metadata,
+            METADATA_PATH | OPENID_CONFIGURATION_PATH => Endpoint::Metadata,
+            RESOURCE_METADATA_PATH => Endpoint::ResourceMetadata,
+            p if p == self.resource_metadata => Endpoint::ResourceMetadata,
             JWKS_PATH => Endpoint::Jwks,
+            p if p == self.userinfo => Endpoint::Userinfo,
+            p if p == self.register => Endpoint::Register,
+            p if p
+                .strip_prefix(self.registered.as_str())
+                .is_some_and(|id| !id.is_empty() && !id.contains('/')) =>
+            {
+                Endpoint::RegisteredClient
+            }
             p if p == self.paths.authorize => Endpoint::Authorize,
             p if p == self.paths.login => Endpoint::Login,
             p if p == self.paths.consent => Endpoint::Consent,
@@ -109,14 +150,16 @@ pub async fn handle(
     if !state.config.provider.enabled {
         return Ok(envelope::error(Code::NotFound, PROVIDER_DISABLED, None));
     }
-    let head = request.method() == Method::HEAD;
-    let post = request.method() == Method::POST;
-    let get = request.method() == Method::GET || head;
+    let method = request.method().clone();
+    let head = method == Method::HEAD;
+    let post = method == Method::POST;
+    let get = method == Method::GET || head;
     let allowed = match endpoint.allow() {
         "POST" => post,
         "GET" => get && !head,
         "GET, HEAD" => get,
         "GET, POST" => (get && !head) || post,
+        "GET, PUT, DELETE" => (get && !head) || method == Method::PUT || method == Method::DELETE,
         _ => get || post,
     };
     if !allowed {
@@ -125,7 +168,7 @@ pub async fn handle(
     let (parts, body) = request.into_parts();
     let (headers, query) = (&parts.headers, parts.uri.query());
     let ip = parts.extensions.get::<ClientIp>().copied();
-    let body = if post {
+    let body = if post || method == Method::PUT {
         match read_body(headers, body).await {
             Ok(bytes) => bytes,
             Err(refusal) => return Ok(refusal),
@@ -134,9 +177,19 @@ pub async fn handle(
         bytes::Bytes::new()
     };
     let paths = &endpoints.paths;
+    let path = parts.uri.path();
     let mut response = match (endpoint, post) {
         (Endpoint::Metadata, _) => protocol::metadata(state),
+        (Endpoint::ResourceMetadata, _) => protocol::resource_metadata(state),
         (Endpoint::Jwks, _) => protocol::jwks(state),
+        (Endpoint::Userinfo, _) => protocol::userinfo(state, headers, &body, post).await,
+        (Endpoint::Register, _) => registration::register(state, headers, &body).await,
+        (Endpoint::RegisteredClient, _) => {
+            let client_id = path
+                .strip_prefix(endpoints.registered.as_str())
+                .unwrap_or_default();
+            registration::configure(state, headers, &method, client_id, &body).await
+        }
         (Endpoint::Authorize, _) => browser::authorize(state, paths, headers, query).await,
         (Endpoint::Login, false) => browser::login_page_get(state, paths, headers, query).await,
         (Endpoint::Login, true) => browser::login(state, paths, headers, ip, &body).await,

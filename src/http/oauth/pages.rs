@@ -106,14 +106,33 @@ pub fn consent(action: &str, pending: &Pending, csrf: Option<&str>) -> Response 
             )
         })
         .collect();
+    let origin = pending
+        .document_url
+        .as_deref()
+        .map_or_else(String::new, |url| {
+            format!(
+                "<p class=\"muted\">Identified by its metadata at <strong>{}</strong>.</p>",
+                html_escape(url)
+            )
+        });
+    let warning = if pending.loopback_only {
+        "<p class=\"error\">This application runs on your own computer (it receives the \
+         answer on localhost). Anyone can give such an application any name: allow it only \
+         if you started it yourself just now.</p>"
+    } else {
+        ""
+    };
     let body = format!(
         "<h1>Allow access?</h1><p><strong>{client}</strong> wants to:</p><ul>{scopes}</ul>\
-         <p class=\"muted\">You will be sent back to <strong>{host}</strong>.</p>\
+         {origin}{warning}\
+         <p class=\"muted\">You will be sent back to <strong>{host}</strong> \
+         (<code>{target}</code>).</p>\
          <form method=\"post\" action=\"{action}\">{hidden}\
          <button type=\"submit\" name=\"approved\" value=\"true\">Allow</button>\
          <button type=\"submit\" name=\"approved\" value=\"false\">Deny</button></form>",
         client = html_escape(&pending.client_name),
         host = html_escape(&redirect_host(&request.redirect_uri)),
+        target = html_escape(&request.redirect_uri),
         action = html_escape(action),
     );
     html(StatusCode::OK, "Allow access", &body)

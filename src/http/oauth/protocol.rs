@@ -9,10 +9,13 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value as Json, json};
 
 use super::{Form, error_response};
+use crate::auth::provider_keys::Algorithm;
 use crate::domain::client_ip::ClientIp;
 use crate::domain::oauth::SUPPORTED_SCOPES;
 use crate::http::envelope::json_response;
-use crate::service::oauth::tokens::{self, ClientAuth, Introspection, Origin, TokenForm};
+use crate::service::oauth::tokens::{
+    self, ClientAuth, Introspection, Origin, TokenForm, UserinfoError,
+};
 use crate::service::oauth::{OAuthError, ProtocolError};
 use crate::state::AppState;
 
@@ -114,21 +117,27 @@ pub async fn token(
             code_verifier: form.get("code_verifier"),
             refresh_token: form.get("refresh_token"),
             scope: form.get("scope"),
+            resource: form.get("resource"),
         };
         tokens::token(state, auth, request, origin(headers, ip)).await
     }
     .await;
     no_store(match result {
-        Ok(set) => json_response(
-            StatusCode::OK,
-            &json!({
+        Ok(set) => {
+            let mut body = json!({
                 "access_token": set.access_token,
                 "token_type": "Bearer",
                 "expires_in": set.expires_in,
-                "refresh_token": set.refresh_token,
                 "scope": set.scope,
-            }),
-        ),
+            });
+            if let Some(refresh) = set.refresh_token {
+                body["refresh_token"] = Json::from(refresh);
+            }
+            if let Some(id_token) = set.id_token {
+                body["id_token"] = Json::from(id_token);
+            }
+            json_response(StatusCode::OK, &body)
+        }
         Err(err) => error_response(err, false),
     })
 }
@@ -164,30 +173,135 @@ pub async fn introspect(state: &AppState, headers: &HeaderMap, body: &[u8]) -> R
     })
 }
 
-/// The metadata document (RFC 8414).
+/// The authorization server's metadata: RFC 8414 at
+/// `/.well-known/oauth-authorization-server`, and with the OpenID Connect
+/// Discovery members at `/.well-known/openid-configuration` (one document
+/// serves both).
 pub fn metadata(state: &AppState) -> Response {
-    let issuer = &state.config.provider.issuer;
+    let provider = &state.config.provider;
+    let issuer = &provider.issuer;
     let base = format!("{issuer}{}/oauth/provider", state.config.api_prefix);
     let auth_methods = json!(["client_secret_basic", "client_secret_post", "none"]);
+    let algorithms: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+    let mut document = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "revocation_endpoint": format!("{base}/revoke"),
+        "introspection_endpoint": format!("{base}/introspect"),
+        "userinfo_endpoint": format!("{base}/userinfo"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "scopes_supported": SUPPORTED_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "client_id_metadata_document_supported": provider.metadata_documents,
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algorithms,
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "azp",
+            "name", "given_name", "family_name", "locale", "updated_at", "email", "email_verified",
+        ],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    });
+    if provider.registration.enabled() {
+        document["registration_endpoint"] = Json::from(format!("{base}/register"));
+    }
+    public(json_response(StatusCode::OK, &document))
+}
+
+/// The protected-resource metadata of identityd's own API (RFC 9728).
+pub fn resource_metadata(state: &AppState) -> Response {
+    let provider = &state.config.provider;
+    let scopes: Vec<&str> = SUPPORTED_SCOPES
+        .iter()
+        .copied()
+        .filter(|s| !crate::domain::oauth::is_openid_scope(s))
+        .collect();
     public(json_response(
         StatusCode::OK,
         &json!({
-            "issuer": issuer,
-            "authorization_endpoint": format!("{base}/authorize"),
-            "token_endpoint": format!("{base}/token"),
-            "revocation_endpoint": format!("{base}/revoke"),
-            "introspection_endpoint": format!("{base}/introspect"),
-            "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-            "scopes_supported": SUPPORTED_SCOPES,
-            "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
-            "code_challenge_methods_supported": ["S256"],
-            "authorization_response_iss_parameter_supported": true,
-            "token_endpoint_auth_methods_supported": auth_methods,
-            "revocation_endpoint_auth_methods_supported": auth_methods,
-            "introspection_endpoint_auth_methods_supported": auth_methods,
+            "resource": provider.api_resource(&state.config.api_prefix),
+            "authorization_servers": [provider.issuer],
+            "scopes_supported": scopes,
+            "bearer_methods_supported": ["header"],
+            "resource_name": "identityd API",
         }),
     ))
+}
+
+/// `GET` or `POST /userinfo` (OpenID Connect Core §5.3): the bearer token
+/// in the header, or `access_token` in a POSTed form (RFC 6750 §2.2).
+pub async fn userinfo(state: &AppState, headers: &HeaderMap, body: &[u8], post: bool) -> Response {
+    let header_token = headers.get(header::AUTHORIZATION).map(|v| {
+        v.to_str()
+            .ok()
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
+            .map(|(_, token)| token.trim().to_owned())
+    });
+    let form_token = if post && !body.is_empty() {
+        match protocol_form(headers, body) {
+            Ok(form) => form.get("access_token"),
+            Err(err) => return no_store(error_response(err, false)),
+        }
+    } else {
+        None
+    };
+    let token = match (header_token, form_token) {
+        (Some(Some(token)), None) | (None, Some(token)) => token,
+        (None, None) => {
+            return bearer_refusal(StatusCode::UNAUTHORIZED, None, "Bearer token required");
+        }
+        _ => {
+            return bearer_refusal(
+                StatusCode::BAD_REQUEST,
+                Some("invalid_request"),
+                "Exactly one bearer token, in the Authorization header or the form",
+            );
+        }
+    };
+    no_store(match tokens::userinfo(state, &token).await {
+        Ok(claims) => json_response(StatusCode::OK, &Json::Object(claims)),
+        Err(UserinfoError::InvalidToken) => bearer_refusal(
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            "The access token is invalid, expired or revoked",
+        ),
+        Err(UserinfoError::InsufficientScope) => bearer_refusal(
+            StatusCode::FORBIDDEN,
+            Some("insufficient_scope"),
+            "The access token does not carry the openid scope",
+        ),
+        Err(UserinfoError::Service(err)) => error_response(err.into(), false),
+    })
+}
+
+/// An RFC 6750 refusal: `WWW-Authenticate: Bearer` with the error, and the
+/// error in the body.
+fn bearer_refusal(status: StatusCode, error: Option<&str>, description: &str) -> Response {
+    let body = match error {
+        Some(error) => json!({"error": error, "error_description": description}),
+        None => json!({"error": "invalid_request", "error_description": description}),
+    };
+    let mut response = json_response(status, &body);
+    let challenge = match error {
+        Some(error) => format!("Bearer error=\"{error}\", error_description=\"{description}\""),
+        None => "Bearer".to_owned(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    no_store(response)
 }
 
 /// The JWK Set of the signing keys.
@@ -195,7 +309,7 @@ pub fn jwks(state: &AppState) -> Response {
     let keys = state
         .provider_keys
         .as_ref()
-        .map_or_else(|| json!({"keys": []}), |k| k.jwks());
+        .map_or_else(|| json!({"keys": []}), |ring| ring.get().jwks());
     public(json_response(StatusCode::OK, &keys))
 }
 

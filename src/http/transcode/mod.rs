@@ -149,10 +149,11 @@ impl Transcoder {
             &self.state,
             &parts.headers,
             self.policy.level(&route.grpc_path),
+            self.policy.scope(&route.grpc_path),
         )
         .await
         {
-            Err(err) => return envelope::from_status(&tonic::Status::from(err)),
+            Err(err) => return envelope::from_status(&authn::refusal(&self.state, err)),
             Ok(Some(authentication)) => {
                 parts.extensions.insert(authentication);
             }

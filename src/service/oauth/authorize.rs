@@ -45,6 +45,8 @@ pub struct Params {
     pub code_challenge_method: Option<String>,
     /// OIDC nonce.
     pub nonce: Option<String>,
+    /// RFC 8707 resource indicator.
+    pub resource: Option<String>,
     /// A pending request carrying all of the above.
     pub request_id: Option<String>,
 }
@@ -56,6 +58,30 @@ pub struct Pending {
     pub request: RequestRow,
     /// Its client's name.
     pub client_name: String,
+    /// Every redirect URI of the client is on the loopback interface: the
+    /// code goes to a program on the user's own machine, whatever the
+    /// name says.
+    pub loopback_only: bool,
+    /// The URL of the client's metadata document, when its identity comes
+    /// from one (the host vouches for the name).
+    pub document_url: Option<String>,
+}
+
+impl Pending {
+    /// `request` of `client`.
+    fn of(request: RequestRow, client: &ClientRow) -> Self {
+        let uris = redirect_uris(client);
+        Self {
+            request,
+            client_name: client.client_name.clone(),
+            loopback_only: !uris.is_empty()
+                && uris
+                    .iter()
+                    .all(|u| crate::domain::oauth::is_loopback_uri(u)),
+            document_url: (client.registration == "metadata_document")
+                .then(|| client.client_id.clone()),
+        }
+    }
 }
 
 /// Where the browser goes next.
@@ -119,6 +145,9 @@ fn check_common(p: &Params) -> Result<(), ProtocolError> {
     }
     if len(&p.nonce) > 512 {
         return Err(field_error("nonce", "At most 512 characters"));
+    }
+    if len(&p.resource) > 2048 {
+        return Err(field_error("resource", "At most 2048 characters"));
     }
     Ok(())
 }
@@ -202,12 +231,19 @@ pub async fn authorize(
     }
     check_pkce_method(&p)?;
     let client_id = p.client_id.clone().unwrap_or_default();
-    let client = clients::find_client(&mut conn, &client_id)
-        .await?
-        .ok_or_else(OAuthError::unknown_client)?;
+    let client = super::metadata_document::authorize_client(state, &mut conn, &client_id).await?;
     let redirect_uri = p.redirect_uri.clone().unwrap_or_default();
     if !redirect_uris(&client).contains(&redirect_uri) {
         return Err(OAuthError::invalid_request("Invalid redirect_uri").into());
+    }
+    if !super::tokens::grant_types(&client)
+        .iter()
+        .any(|g| g == "authorization_code")
+    {
+        return Err(OAuthError::unauthorized_client(
+            "The client is not registered for the authorization_code grant",
+        )
+        .into());
     }
     // From here on, errors go back to the client.
     let client_state = p.state.clone().unwrap_or_default();
@@ -236,6 +272,15 @@ pub async fn authorize(
             "PKCE with S256 is required for public clients",
         )));
     }
+    let resource = non_empty(&p.resource).map(str::to_owned);
+    if let Err(refused) = super::check_resource(state, &client, resource.as_deref()) {
+        return Ok(Next::Client(error_redirect(
+            &redirect_uri,
+            &client_state,
+            refused.error,
+            &refused.description,
+        )));
+    }
     let request = RequestRow {
         id: Id::new_random(),
         client_id: client.client_id.clone(),
@@ -251,6 +296,7 @@ pub async fn authorize(
         consumed_at: None,
         created_at: now,
         updated_at: now,
+        resource,
     };
     decide(&mut conn, who, request, &client, now).await
 }
@@ -266,12 +312,7 @@ async fn decide(
     now: Timestamp,
 ) -> Result<Next, ProtocolError> {
     let stored = grants::find_request(conn, request.id).await?.is_some();
-    let pending = |request: RequestRow| {
-        Box::new(Pending {
-            request,
-            client_name: client.client_name.clone(),
-        })
-    };
+    let pending = |request: RequestRow| Box::new(Pending::of(request, client));
     let Some(who) = who else {
         if !stored {
             grants::insert_request(conn, &request).await?;
@@ -283,16 +324,7 @@ async fn decide(
         .await?
         .map(|c| scope_tokens(&c.granted_scopes));
     if granted.is_some_and(|g| effective.iter().all(|s| g.contains(s))) {
-        let url = finish(
-            conn,
-            who.user_id(),
-            &request,
-            &effective,
-            stored,
-            false,
-            now,
-        )
-        .await?;
+        let url = finish(conn, who, &request, &effective, stored, false, now).await?;
         return Ok(Next::Client(url));
     }
     if stored {
@@ -309,7 +341,7 @@ async fn decide(
 /// redirect to the client.
 async fn finish(
     conn: &mut DbConn,
-    user_id: Id,
+    who: &BrowserUser,
     request: &RequestRow,
     scope: &[String],
     stored: bool,
@@ -317,6 +349,7 @@ async fn finish(
     now: Timestamp,
 ) -> Result<String, ProtocolError> {
     let code = random_token(64);
+    let user_id = who.user_id();
     let row = CodeRow {
         id: Id::new_random(),
         code_hash: sha256_hex(code.as_bytes()),
@@ -332,6 +365,9 @@ async fn finish(
         used: false,
         created_at: now,
         updated_at: now,
+        resource: request.resource.clone(),
+        auth_time: Some(who.auth_time),
+        sid: Some(who.session_id.to_string()),
     };
     let request_id = request.id;
     conn.transaction(|c| {
@@ -386,10 +422,7 @@ pub async fn login_page(
     if who.is_some() {
         return Ok(LoginStep::Identified(request.id));
     }
-    Ok(LoginStep::Page(Box::new(Pending {
-        request,
-        client_name: client.client_name,
-    })))
+    Ok(LoginStep::Page(Box::new(Pending::of(request, &client))))
 }
 
 /// The login form.
@@ -506,10 +539,7 @@ pub async fn consent_page(
         .via_cookie
         .then(|| super::browser::consent_csrf(state, who.session_id, request.id));
     Ok(ConsentStep::Page {
-        pending: Box::new(Pending {
-            request,
-            client_name: client.client_name,
-        }),
+        pending: Box::new(Pending::of(request, &client)),
         csrf_token,
     })
 }
@@ -617,16 +647,7 @@ pub async fn consent(
             "PKCE with S256 is required for public clients",
         ));
     }
-    finish(
-        &mut conn,
-        who.user_id(),
-        &record,
-        &approved_scopes,
-        true,
-        true,
-        now,
-    )
-    .await
+    finish(&mut conn, who, &record, &approved_scopes, true, true, now).await
 }
 
 /// The pending request a consent form answers: the one it names (whose

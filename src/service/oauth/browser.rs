@@ -29,6 +29,9 @@ pub struct BrowserUser {
     pub session_id: Id,
     /// Identified by the cookie (so forms need a CSRF token).
     pub via_cookie: bool,
+    /// When the user logged in to that session (the ID token's
+    /// `auth_time`).
+    pub auth_time: crate::domain::types::Timestamp,
 }
 
 impl BrowserUser {
@@ -76,9 +79,14 @@ pub async fn identify(
 ) -> Result<Option<BrowserUser>, Error> {
     if let Some(token) = bearer {
         match principal::authenticate(state, token).await {
+            // A token the authorization server issued to a client never
+            // stands for the user here: a client could otherwise authorize
+            // other clients.
+            Ok(p) if p.scopes.is_some() => {}
             Ok(p) => {
                 return Ok(Some(BrowserUser {
                     session_id: p.session_id,
+                    auth_time: p.authenticated_at,
                     user: p.user,
                     via_cookie: false,
                 }));
@@ -98,6 +106,7 @@ pub async fn identify(
             user,
             session_id: session.id,
             via_cookie: true,
+            auth_time: session.created_at,
         }))
 }
 

@@ -97,14 +97,25 @@ pub struct WithSecret {
     pub secret: Option<String>,
 }
 
+/// The grants of a client registered by an administrator: the
+/// authorization code flow with refresh, and for confidential clients
+/// client_credentials too.
+fn default_grant_types(confidential: bool) -> Vec<String> {
+    let mut grants = vec!["authorization_code".to_owned(), "refresh_token".to_owned()];
+    if confidential {
+        grants.push("client_credentials".to_owned());
+    }
+    grants
+}
+
 /// A new secret and its stored form.
-fn new_secret() -> (String, String) {
+pub(crate) fn new_secret() -> (String, String) {
     let secret = random_token(48);
     let stored = format!("sha256${}", sha256_hex(secret.as_bytes()));
     (secret, stored)
 }
 
-fn json_list(items: &[String]) -> String {
+pub(crate) fn json_list(items: &[String]) -> String {
     serde_json::Value::from(items.to_vec()).to_string()
 }
 
@@ -143,6 +154,12 @@ pub async fn register_client(
         mcp_server_url: new.mcp_server_url,
         created_at: now,
         updated_at: now,
+        application_type: "web".to_owned(),
+        grant_types: json_list(&default_grant_types(new.confidential)),
+        registration: "managed".to_owned(),
+        registration_token_hash: None,
+        metadata_expires_at: None,
+        client_uri: None,
     };
     let mut conn = connection(state).await?;
     clients::insert_client(&mut conn, &row).await?;

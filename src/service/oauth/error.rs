@@ -68,6 +68,12 @@ impl OAuthError {
         Self::new(400, "invalid_client", "Unknown client_id")
     }
 
+    /// 400 `invalid_client` at the authorize endpoint: a client ID metadata
+    /// document that cannot be used, and why.
+    pub fn unusable_document(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(400, "invalid_client", description)
+    }
+
     /// 400 `invalid_grant`.
     pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(400, "invalid_grant", description)
@@ -78,12 +84,33 @@ impl OAuthError {
         Self::new(400, "invalid_scope", description)
     }
 
+    /// 400 `invalid_target` (RFC 8707): a resource the client may not ask
+    /// tokens for.
+    pub fn invalid_target(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(400, "invalid_target", description)
+    }
+
+    /// 400 `unauthorized_client`: a grant type the client may not use.
+    pub fn unauthorized_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(400, "unauthorized_client", description)
+    }
+
+    /// 400 `invalid_client_metadata` (RFC 7591 §3.2.2).
+    pub fn invalid_client_metadata(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(400, "invalid_client_metadata", description)
+    }
+
+    /// 400 `invalid_redirect_uri` (RFC 7591 §3.2.2).
+    pub fn invalid_redirect_uri(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(400, "invalid_redirect_uri", description)
+    }
+
     /// 400 `unsupported_grant_type`.
     pub fn unsupported_grant_type() -> Self {
         Self::new(
             400,
             "unsupported_grant_type",
-            "Must be authorization_code or refresh_token",
+            "Must be authorization_code, refresh_token or client_credentials",
         )
     }
 

@@ -2,13 +2,15 @@
 //! and family revocation), revocation (RFC 7009) and introspection (RFC 7662),
 //! with client authentication (docs/oauth.md#token-endpoint).
 
+use std::sync::Arc;
+
 use chrono::Duration;
 use scoped_futures::ScopedFutureExt as _;
 use serde_json::{Map, Value as Json, json};
 
 use super::{OAuthError, ProtocolError, is_confidential, scope_tokens};
 use crate::auth::digest::{constant_time_eq, random_token, sha256_hex};
-use crate::auth::provider_keys::ProviderKeys;
+use crate::auth::provider_keys::{ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, ProviderKeys};
 use crate::db::DbConn;
 use crate::db::oauth::clients::{self, ClientRow};
 use crate::db::oauth::grants;
@@ -18,6 +20,7 @@ use crate::domain::oauth::{is_pkce_value, join_scope, parse_scope, s256_challeng
 use crate::domain::types::{Id, Timestamp};
 use crate::error::Error;
 use crate::service::connection;
+use crate::service::principal::Principal;
 use crate::state::AppState;
 
 /// Longest value of any form field of these endpoints.
@@ -48,8 +51,10 @@ pub struct TokenForm {
     pub code_verifier: Option<String>,
     /// The refresh token.
     pub refresh_token: Option<String>,
-    /// Narrower scope on refresh.
+    /// Narrower scope on refresh; the scope of a client_credentials grant.
     pub scope: Option<String>,
+    /// RFC 8707 resource indicator: the audience of the access token.
+    pub resource: Option<String>,
 }
 
 /// Where a token request comes from (stored with the refresh token).
@@ -68,10 +73,12 @@ pub struct TokenSet {
     pub access_token: String,
     /// Seconds.
     pub expires_in: i64,
-    /// Opaque.
-    pub refresh_token: String,
+    /// Opaque; none for client_credentials.
+    pub refresh_token: Option<String>,
     /// Space-separated, sorted.
     pub scope: String,
+    /// OpenID Connect ID token, when the grant has the `openid` scope.
+    pub id_token: Option<String>,
 }
 
 /// What introspection reports.
@@ -83,10 +90,12 @@ pub enum Introspection {
     Active(Map<String, Json>),
 }
 
-fn keys(state: &AppState) -> Result<&ProviderKeys, Error> {
+/// The signing keys now.
+pub(crate) fn keys(state: &AppState) -> Result<Arc<ProviderKeys>, Error> {
     state
         .provider_keys
         .as_ref()
+        .map(|ring| ring.get())
         .ok_or_else(|| Error::internal(anyhow::anyhow!("provider keys not loaded")))
 }
 
@@ -169,6 +178,7 @@ pub async fn token(
         &form.code_verifier,
         &form.refresh_token,
         &form.scope,
+        &form.resource,
         &auth.client_id,
         &auth.client_secret,
     ]) {
@@ -176,10 +186,20 @@ pub async fn token(
     }
     let mut conn = connection(state).await?;
     let client = authenticate_client(state, &mut conn, &auth).await?;
+    if let Some(grant) = form.grant_type.as_deref().filter(|g| !g.is_empty())
+        && is_grant_type(grant)
+        && !grant_types(&client).iter().any(|g| g == grant)
+    {
+        return Err(OAuthError::unauthorized_client(format!(
+            "The client is not registered for the {grant} grant"
+        ))
+        .into());
+    }
     match form.grant_type.as_deref() {
         None | Some("") => Err(OAuthError::invalid_request("grant_type required").into()),
         Some("authorization_code") => exchange_code(state, &mut conn, &client, form, origin).await,
         Some("refresh_token") => refresh(state, &mut conn, &client, form, origin).await,
+        Some("client_credentials") => client_credentials(state, &client, form),
         Some(_) => Err(OAuthError::unsupported_grant_type().into()),
     }
 }
@@ -202,6 +222,7 @@ async fn exchange_code(
     let now = state.clock.now();
     let hash = sha256_hex(code.as_bytes());
     let verifier = form.code_verifier;
+    let asked_resource = form.resource;
     let client = client.clone();
     // One transaction from spending the code to storing its tokens: a
     // concurrent replay waits on the code's row, then finds the tokens to
@@ -220,13 +241,23 @@ async fn exchange_code(
                 Ok(user) => user,
                 Err(refused) => return Ok(Err(refused)),
             };
-            let scope = scope_tokens(&row.scope);
-            let nonce = row.nonce.as_deref();
-            issue(
-                state, c, &client, &user, &scope, row.id, nonce, &origin, now,
-            )
-            .await
-            .map(Ok)
+            let resource =
+                match narrow_resource(state, &client, row.resource.as_deref(), asked_resource) {
+                    Ok(resource) => resource,
+                    Err(refused) => return Ok(Err(refused.into())),
+                };
+            let grant = Grant {
+                client: &client,
+                user: &user,
+                scope: scope_tokens(&row.scope),
+                family_id: row.id,
+                nonce: row.nonce.clone(),
+                resource,
+                auth_time: row.auth_time,
+                sid: row.sid.clone(),
+                first: true,
+            };
+            issue(state, c, &grant, &origin, now).await.map(Ok)
         }
         .scope_boxed()
     })
@@ -352,7 +383,13 @@ async fn refresh(
             asked
         }
     };
-    let (family, nonce) = (row.family_id, row.nonce.clone());
+    let resource = narrow_resource(state, client, row.resource.as_deref(), form.resource)?;
+    let (family, nonce, auth_time, sid) = (
+        row.family_id,
+        row.nonce.clone(),
+        row.auth_time,
+        row.sid.clone(),
+    );
     let client = client.clone();
     conn.transaction(|c| {
         async move {
@@ -363,57 +400,103 @@ async fn refresh(
                     "Refresh token has been revoked",
                 )));
             }
-            issue(
-                state,
-                c,
-                &client,
-                &user,
-                &scope,
-                family,
-                nonce.as_deref(),
-                &origin,
-                now,
-            )
-            .await
+            let grant = Grant {
+                client: &client,
+                user: &user,
+                scope,
+                family_id: family,
+                nonce,
+                resource,
+                auth_time,
+                sid,
+                first: false,
+            };
+            issue(state, c, &grant, &origin, now).await
         }
         .scope_boxed()
     })
     .await
 }
 
-/// Issues an access token and its paired refresh token.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "every input is a distinct fact of the grant"
-)]
-async fn issue(
-    state: &AppState,
-    conn: &mut DbConn,
-    client: &ClientRow,
-    user: &UserRow,
-    scope: &[String],
+/// What a user's grant is: everything its tokens say.
+struct Grant<'a> {
+    client: &'a ClientRow,
+    user: &'a UserRow,
+    scope: Vec<String>,
     family_id: Id,
-    nonce: Option<&str>,
-    origin: &Origin,
-    now: Timestamp,
-) -> Result<TokenSet, ProtocolError> {
-    let keys = keys(state)?;
-    let lifetime = i64::from(client.access_token_lifetime);
-    let jti = random_token(32);
-    let scope = join_scope(scope);
+    nonce: Option<String>,
+    resource: Option<String>,
+    auth_time: Option<Timestamp>,
+    sid: Option<String>,
+    /// The code exchange (the ID token repeats the request's nonce), not a
+    /// refresh.
+    first: bool,
+}
+
+/// The user's display name: first and last name, or the email.
+fn display_name(user: &UserRow) -> String {
     let name = format!(
         "{} {}",
         user.first_name,
         user.last_name.as_deref().unwrap_or_default()
     );
-    let name = match name.trim() {
+    match name.trim() {
         "" => user.email.clone(),
         trimmed => trimmed.to_owned(),
-    };
+    }
+}
+
+/// The OpenID Connect claims about `user` that `scope` releases: `profile`
+/// (names, locale, `updated_at`) and `email`. Identityd does not verify
+/// addresses, so `email_verified` is false.
+pub(crate) fn user_claims(user: &UserRow, scope: &[String]) -> Map<String, Json> {
+    let mut claims = Map::new();
+    claims.insert("sub".to_owned(), Json::from(user.id.to_string()));
+    if scope.iter().any(|s| s == "profile") {
+        claims.insert("name".to_owned(), Json::from(display_name(user)));
+        claims.insert("given_name".to_owned(), Json::from(user.first_name.clone()));
+        if let Some(last) = user.last_name.as_deref().filter(|l| !l.is_empty()) {
+            claims.insert("family_name".to_owned(), Json::from(last));
+        }
+        if let Some(locale) = user.locale.as_deref().filter(|l| !l.is_empty()) {
+            claims.insert("locale".to_owned(), Json::from(locale));
+        }
+        claims.insert(
+            "updated_at".to_owned(),
+            Json::from(user.updated_at.unix_seconds()),
+        );
+    }
+    if scope.iter().any(|s| s == "email") {
+        claims.insert("email".to_owned(), Json::from(user.email.clone()));
+        claims.insert("email_verified".to_owned(), Json::Bool(false));
+    }
+    claims
+}
+
+/// Signs `claims` as a token of type `typ`.
+fn sign(keys: &ProviderKeys, typ: &str, claims: &Json, now: Timestamp) -> Result<String, Error> {
+    keys.sign(typ, claims.as_object().unwrap_or(&Map::new()), now)
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("no signing key")))
+}
+
+/// Issues an access token, its paired refresh token and, for `openid`, an
+/// ID token.
+async fn issue(
+    state: &AppState,
+    conn: &mut DbConn,
+    grant: &Grant<'_>,
+    origin: &Origin,
+    now: Timestamp,
+) -> Result<TokenSet, ProtocolError> {
+    let keys = keys(state)?;
+    let (client, user) = (grant.client, grant.user);
+    let lifetime = i64::from(client.access_token_lifetime);
+    let jti = random_token(32);
+    let scope = join_scope(&grant.scope);
     let mut claims = json!({
         "iss": state.config.provider.issuer,
         "sub": user.id.to_string(),
-        "aud": client.client_id,
+        "aud": grant.resource.as_deref().unwrap_or(&client.client_id),
         "client_id": client.client_id,
         "scope": scope,
         "exp": now.unix_seconds() + lifetime,
@@ -421,22 +504,27 @@ async fn issue(
         "nbf": now.unix_seconds(),
         "jti": jti,
         "email": user.email,
-        "name": name,
+        "name": display_name(user),
     });
-    if let Some(nonce) = nonce {
-        claims["nonce"] = Json::String(nonce.to_owned());
+    if let Some(nonce) = &grant.nonce {
+        claims["nonce"] = Json::String(nonce.clone());
     }
-    let access_token = keys.sign(claims.as_object().unwrap_or(&Map::new()));
+    let access_token = sign(&keys, ACCESS_TOKEN_TYPE, &claims, now)?;
+    let id_token = if grant.scope.iter().any(|s| s == "openid") {
+        Some(id_token(state, &keys, grant, &access_token, lifetime, now)?)
+    } else {
+        None
+    };
     let refresh_token = random_token(48);
     let row = RefreshRow {
         id: Id::new_random(),
         token_hash: sha256_hex(refresh_token.as_bytes()),
         jti,
-        family_id,
+        family_id: grant.family_id,
         client_id: client.client_id.clone(),
         user_id: user.id,
         scope: scope.clone(),
-        nonce: nonce.map(str::to_owned),
+        nonce: grant.nonce.clone(),
         expires_at: now + Duration::seconds(i64::from(client.refresh_token_lifetime)),
         revoked: false,
         revoked_at: None,
@@ -448,14 +536,156 @@ async fn issue(
         ip_address: origin.ip_address.clone(),
         created_at: now,
         updated_at: now,
+        resource: grant.resource.clone(),
+        auth_time: grant.auth_time,
+        sid: grant.sid.clone(),
     };
     tokens::insert_refresh(conn, &row).await?;
+    // The record backs the access token either way; the refresh token is
+    // handed out only to clients registered for the refresh grant.
+    let refreshable = grant_types(client).iter().any(|g| g == "refresh_token");
     Ok(TokenSet {
         access_token,
         expires_in: lifetime,
-        refresh_token,
+        refresh_token: refreshable.then_some(refresh_token),
         scope,
+        id_token,
     })
+}
+
+/// The ID token of a grant (OpenID Connect Core §2, §3.1.3.6, §12.2): the
+/// user's claims the scope releases, `auth_time`, `sid`, `at_hash`, and the
+/// nonce of the request on the first exchange only.
+fn id_token(
+    state: &AppState,
+    keys: &ProviderKeys,
+    grant: &Grant<'_>,
+    access_token: &str,
+    lifetime: i64,
+    now: Timestamp,
+) -> Result<String, Error> {
+    let algorithm = keys
+        .signing_key(now)
+        .map(crate::auth::provider_keys::KeyPair::algorithm)
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("no signing key")))?;
+    let mut claims = user_claims(grant.user, &grant.scope);
+    for (name, value) in [
+        ("iss", Json::from(state.config.provider.issuer.clone())),
+        ("aud", Json::from(grant.client.client_id.clone())),
+        ("azp", Json::from(grant.client.client_id.clone())),
+        ("exp", Json::from(now.unix_seconds() + lifetime)),
+        ("iat", Json::from(now.unix_seconds())),
+        ("at_hash", Json::from(algorithm.half_hash(access_token))),
+    ] {
+        claims.insert(name.to_owned(), value);
+    }
+    if let Some(at) = grant.auth_time {
+        claims.insert("auth_time".to_owned(), Json::from(at.unix_seconds()));
+    }
+    if let Some(sid) = &grant.sid {
+        claims.insert("sid".to_owned(), Json::from(sid.clone()));
+    }
+    if grant.first
+        && let Some(nonce) = &grant.nonce
+    {
+        claims.insert("nonce".to_owned(), Json::from(nonce.clone()));
+    }
+    sign(keys, ID_TOKEN_TYPE, &Json::Object(claims), now)
+}
+
+/// The resource of a token request against its grant's (RFC 8707 §2.2): the
+/// request may repeat the grant's resource, or name one for a grant without
+/// any; every resource must be one the client may ask for.
+fn narrow_resource(
+    state: &AppState,
+    client: &ClientRow,
+    granted: Option<&str>,
+    asked: Option<String>,
+) -> Result<Option<String>, OAuthError> {
+    let asked = asked.filter(|r| !r.is_empty());
+    match (granted, asked) {
+        (Some(granted), Some(asked)) if granted != asked => Err(OAuthError::invalid_target(
+            "resource is not the one the grant was made for",
+        )),
+        (granted, asked) => {
+            let resource = asked.or_else(|| granted.map(str::to_owned));
+            super::check_resource(state, client, resource.as_deref())?;
+            Ok(resource)
+        }
+    }
+}
+
+/// The client_credentials grant (RFC 6749 §4.4): a confidential client's
+/// own token, with scopes among its allowed ones (OpenID scopes excluded:
+/// there is no user) and no refresh token. Machine tokens are not stored:
+/// they cannot be revoked before they expire.
+fn client_credentials(
+    state: &AppState,
+    client: &ClientRow,
+    form: TokenForm,
+) -> Result<TokenSet, ProtocolError> {
+    if !is_confidential(client) {
+        return Err(OAuthError::unauthorized_client(
+            "client_credentials needs a confidential client",
+        )
+        .into());
+    }
+    let allowed: Vec<String> = super::allowed_scopes(client)
+        .into_iter()
+        .filter(|s| !crate::domain::oauth::is_openid_scope(s))
+        .collect();
+    let scope = match form.scope.as_deref().filter(|s| !s.trim().is_empty()) {
+        None => allowed,
+        Some(text) => {
+            let asked = parse_scope(text).map_err(OAuthError::invalid_scope)?;
+            if let Some(other) = asked.iter().find(|s| !allowed.contains(s)) {
+                return Err(OAuthError::invalid_scope(format!(
+                    "Scope {other} is not allowed for this client"
+                ))
+                .into());
+            }
+            asked
+        }
+    };
+    if scope.is_empty() {
+        return Err(OAuthError::invalid_scope("The client has no scope to grant").into());
+    }
+    let resource = form.resource.filter(|r| !r.is_empty());
+    super::check_resource(state, client, resource.as_deref())?;
+    let now = state.clock.now();
+    let lifetime = i64::from(client.access_token_lifetime);
+    let scope = join_scope(&scope);
+    let claims = json!({
+        "iss": state.config.provider.issuer,
+        "sub": client.client_id,
+        "aud": resource.as_deref().unwrap_or(&client.client_id),
+        "client_id": client.client_id,
+        "scope": scope,
+        "exp": now.unix_seconds() + lifetime,
+        "iat": now.unix_seconds(),
+        "nbf": now.unix_seconds(),
+        "jti": random_token(32),
+    });
+    Ok(TokenSet {
+        access_token: sign(&*keys(state)?, ACCESS_TOKEN_TYPE, &claims, now)?,
+        expires_in: lifetime,
+        refresh_token: None,
+        scope,
+        id_token: None,
+    })
+}
+
+/// The grant types a client is registered for.
+pub(crate) fn grant_types(client: &ClientRow) -> Vec<String> {
+    serde_json::from_str(&client.grant_types).unwrap_or_default()
+}
+
+/// Whether `grant` is a grant type this server implements.
+fn is_grant_type(grant: &str) -> bool {
+    matches!(
+        grant,
+        "authorization_code" | "refresh_token" | "client_credentials"
+    )
 }
 
 /// Which kind of token a request hints at.
@@ -467,33 +697,172 @@ fn access_first(hint: Option<&str>, default_access: bool) -> bool {
     }
 }
 
-/// An access token's claims and refresh record, if it is active now.
+/// Who an active access token belongs to.
+#[derive(Debug, Clone)]
+enum Holder {
+    /// A user's grant, with its refresh record.
+    User(Box<RefreshRow>),
+    /// A client_credentials token of this client.
+    Client(String),
+}
+
+impl Holder {
+    fn client_id(&self) -> &str {
+        match self {
+            Self::User(record) => &record.client_id,
+            Self::Client(client_id) => client_id,
+        }
+    }
+}
+
+/// The claims of an access token this provider signed whose time and
+/// issuer are valid now (revocation not checked).
+fn timely_claims(
+    state: &AppState,
+    keys: &ProviderKeys,
+    token: &str,
+    now: Timestamp,
+) -> Option<Map<String, Json>> {
+    let claims = keys.verify(token, ACCESS_TOKEN_TYPE)?;
+    let number = |name: &str| claims.get(name).and_then(Json::as_i64);
+    let timely = number("exp").is_some_and(|exp| exp > now.unix_seconds())
+        && number("nbf").is_some_and(|nbf| nbf <= now.unix_seconds());
+    let issuer = claims.get("iss").and_then(Json::as_str) == Some(&state.config.provider.issuer);
+    (timely && issuer).then_some(claims)
+}
+
+/// An access token's claims and holder, if it is active now.
 async fn active_access(
     state: &AppState,
     conn: &mut DbConn,
     token: &str,
     now: Timestamp,
-) -> Result<Option<(Map<String, Json>, RefreshRow)>, Error> {
-    let Some(claims) = keys(state)?.verify(token) else {
+) -> Result<Option<(Map<String, Json>, Holder)>, Error> {
+    let Some(claims) = timely_claims(state, &*keys(state)?, token, now) else {
         return Ok(None);
     };
-    let number = |name: &str| claims.get(name).and_then(Json::as_i64);
-    let timely = number("exp").is_some_and(|exp| exp > now.unix_seconds())
-        && number("nbf").is_some_and(|nbf| nbf <= now.unix_seconds());
-    let issuer = claims.get("iss").and_then(Json::as_str) == Some(&state.config.provider.issuer);
-    let Some(jti) = claims
-        .get("jti")
-        .and_then(Json::as_str)
-        .filter(|_| timely && issuer)
+    let text = |name: &str| claims.get(name).and_then(Json::as_str).map(str::to_owned);
+    let (Some(jti), Some(sub), Some(client_id)) = (text("jti"), text("sub"), text("client_id"))
     else {
         return Ok(None);
     };
-    let Some(record) = tokens::find_by_jti(conn, jti).await?.filter(|r| !r.revoked) else {
+    // A machine token's subject is its client; a user id never is one.
+    if sub == client_id {
+        let usable = clients::find_client(conn, &client_id)
+            .await?
+            .is_some_and(|c| {
+                is_confidential(&c) && grant_types(&c).iter().any(|g| g == "client_credentials")
+            });
+        return Ok(usable.then_some((claims, Holder::Client(client_id))));
+    }
+    let Some(record) = tokens::find_by_jti(conn, &jti)
+        .await?
+        .filter(|r| !r.revoked)
+    else {
         return Ok(None);
     };
     Ok(parties_active(conn, &record)
         .await?
-        .then_some((claims, record)))
+        .then_some((claims, Holder::User(Box::new(record)))))
+}
+
+/// The caller behind a provider access token presented to identityd's own
+/// API: its audience must be the API, it must be active, and its user
+/// usable. The principal carries the token's scopes.
+pub async fn api_principal(
+    state: &AppState,
+    keys: &ProviderKeys,
+    token: &str,
+) -> Result<Principal, Error> {
+    let now = state.clock.now();
+    let Some(claims) = keys.verify(token, ACCESS_TOKEN_TYPE) else {
+        return Err(Error::CredentialsUnverifiable);
+    };
+    if claims
+        .get("exp")
+        .and_then(Json::as_i64)
+        .is_none_or(|exp| exp <= now.unix_seconds())
+    {
+        return Err(Error::AccessTokenExpired);
+    }
+    let audience = state.config.provider.api_resource(&state.config.api_prefix);
+    if timely_claims(state, keys, token, now).is_none()
+        || claims.get("aud").and_then(Json::as_str) != Some(audience.as_str())
+    {
+        return Err(Error::CredentialsUnverifiable);
+    }
+    let mut conn = connection(state).await?;
+    let Some((claims, Holder::User(record))) = active_access(state, &mut conn, token, now).await?
+    else {
+        return Err(Error::SessionEnded);
+    };
+    let user = users::find_user_by_id(&mut conn, record.user_id)
+        .await?
+        .filter(UserRow::is_usable)
+        .ok_or(Error::BearerUserInactive)?;
+    let scopes = claims
+        .get("scope")
+        .and_then(Json::as_str)
+        .map(scope_tokens)
+        .unwrap_or_default();
+    Ok(Principal {
+        user,
+        session_id: record.family_id,
+        scopes: Some(scopes),
+        authenticated_at: record.auth_time.unwrap_or(record.created_at),
+    })
+}
+
+/// The user behind an access token presented to the userinfo endpoint,
+/// and the token's scopes: the token must be active, carry `openid`, and
+/// be meant for the client or for identityd's API.
+pub async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Json>, UserinfoError> {
+    if token.chars().count() > MAX_FIELD {
+        return Err(UserinfoError::InvalidToken);
+    }
+    let now = state.clock.now();
+    let mut conn = connection(state).await?;
+    let Some((claims, Holder::User(record))) = active_access(state, &mut conn, token, now).await?
+    else {
+        return Err(UserinfoError::InvalidToken);
+    };
+    let api = state.config.provider.api_resource(&state.config.api_prefix);
+    let audience = claims.get("aud").and_then(Json::as_str).unwrap_or_default();
+    if audience != record.client_id && audience != api {
+        return Err(UserinfoError::InvalidToken);
+    }
+    let scope = scope_tokens(&record.scope);
+    if !scope.iter().any(|s| s == "openid") {
+        return Err(UserinfoError::InsufficientScope);
+    }
+    let user = users::find_user_by_id(&mut conn, record.user_id)
+        .await?
+        .filter(UserRow::is_usable)
+        .ok_or(UserinfoError::InvalidToken)?;
+    Ok(user_claims(&user, &scope))
+}
+
+/// Why the userinfo endpoint refuses (RFC 6750 §3.1).
+#[derive(Debug)]
+pub enum UserinfoError {
+    /// 401 `invalid_token`.
+    InvalidToken,
+    /// 403 `insufficient_scope` (no `openid`).
+    InsufficientScope,
+    /// A service failure.
+    Service(Error),
+}
+
+impl From<Error> for UserinfoError {
+    fn from(err: Error) -> Self {
+        Self::Service(err)
+    }
+}
+
+impl From<crate::db::DbError> for UserinfoError {
+    fn from(err: crate::db::DbError) -> Self {
+        Self::Service(err.into())
+    }
 }
 
 /// The client and the user of a token are still active.
@@ -536,7 +905,7 @@ async fn record_of_access(
     token: &str,
 ) -> Result<Option<RefreshRow>, Error> {
     let jti = keys(state)?
-        .verify(token)
+        .verify(token, ACCESS_TOKEN_TYPE)
         .and_then(|claims| claims.get("jti")?.as_str().map(str::to_owned));
     match jti {
         Some(jti) => Ok(tokens::find_by_jti(conn, &jti).await?),
@@ -596,14 +965,17 @@ pub async fn introspect(
         found = if as_access {
             active_access(state, &mut conn, &token, now)
                 .await?
-                .map(|(claims, record)| (access_members(&claims), record))
+                .map(|(claims, holder)| (access_members(&claims), holder))
         } else {
             match active_refresh(&mut conn, &token, now).await? {
                 Some(record) => {
                     let email = users::find_user_by_id(&mut conn, record.user_id)
                         .await?
                         .map(|u| u.email);
-                    Some((refresh_members(state, &record, email), record))
+                    Some((
+                        refresh_members(state, &record, email),
+                        Holder::User(Box::new(record)),
+                    ))
                 }
                 None => None,
             }
@@ -613,9 +985,9 @@ pub async fn introspect(
         }
     }
     let visible =
-        |record: &RefreshRow| is_confidential(&client) || record.client_id == client.client_id;
+        |holder: &Holder| is_confidential(&client) || holder.client_id() == client.client_id;
     Ok(match found {
-        Some((members, record)) if visible(&record) => Introspection::Active(members),
+        Some((members, holder)) if visible(&holder) => Introspection::Active(members),
         _ => Introspection::Inactive,
     })
 }

@@ -1,0 +1,13 @@
+ALTER TABLE oauth_provider_refresh_tokens DROP COLUMN sid;
+ALTER TABLE oauth_provider_refresh_tokens DROP COLUMN auth_time;
+ALTER TABLE oauth_provider_refresh_tokens DROP COLUMN resource;
+ALTER TABLE oauth_authorization_codes DROP COLUMN sid;
+ALTER TABLE oauth_authorization_codes DROP COLUMN auth_time;
+ALTER TABLE oauth_authorization_codes DROP COLUMN resource;
+ALTER TABLE oauth_authorization_requests DROP COLUMN resource;
+ALTER TABLE oauth_clients DROP COLUMN client_uri;
+ALTER TABLE oauth_clients DROP COLUMN metadata_expires_at;
+ALTER TABLE oauth_clients DROP COLUMN registration_token_hash;
+ALTER TABLE oauth_clients DROP COLUMN registration;
+ALTER TABLE oauth_clients DROP COLUMN grant_types;
+ALTER TABLE oauth_clients DROP COLUMN application_type;

@@ -1,0 +1,116 @@
+//! Dynamic client registration over HTTP (RFC 7591, RFC 7592): JSON in and
+//! out, bearer tokens in the `Authorization` header.
+
+use axum::response::Response;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use serde_json::{Value as Json, json};
+
+use super::error_response;
+use crate::error::Code;
+use crate::http::envelope::{self, json_response};
+use crate::service::oauth::registration::{self, RegistrationError};
+use crate::state::AppState;
+
+/// The bearer token of the request, if it has one.
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+/// Bodies must be JSON (RFC 7591 §3.1).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn refusal(err: RegistrationError) -> Response {
+    no_store(match err {
+        RegistrationError::Disabled => envelope::error(
+            Code::NotFound,
+            "Dynamic client registration is not enabled",
+            None,
+        ),
+        RegistrationError::InvalidToken => {
+            let mut response = json_response(
+                StatusCode::UNAUTHORIZED,
+                &json!({
+                    "error": "invalid_token",
+                    "error_description": "Missing or invalid access token for this registration",
+                }),
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+            response
+        }
+        RegistrationError::Protocol(err) => error_response(err, false),
+    })
+}
+
+fn not_json() -> Response {
+    no_store(json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({
+            "error": "invalid_client_metadata",
+            "error_description": "Content-Type must be application/json",
+        }),
+    ))
+}
+
+/// `POST /register`.
+pub async fn register(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
+    if !is_json(headers) {
+        return not_json();
+    }
+    match registration::register(state, bearer(headers).as_deref(), body).await {
+        Ok(document) => no_store(json_response(StatusCode::CREATED, &Json::Object(document))),
+        Err(err) => refusal(err),
+    }
+}
+
+/// `GET`, `PUT` or `DELETE /register/{client_id}`.
+pub async fn configure(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+    client_id: &str,
+    body: &[u8],
+) -> Response {
+    let token = bearer(headers);
+    let token = token.as_deref();
+    let result = if method == Method::GET {
+        registration::read(state, client_id, token).await
+    } else if method == Method::PUT {
+        if !is_json(headers) {
+            return not_json();
+        }
+        registration::update(state, client_id, token, body).await
+    } else {
+        match registration::delete(state, client_id, token).await {
+            Ok(()) => {
+                let mut response = Response::new(axum::body::Body::empty());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                return no_store(response);
+            }
+            Err(err) => return refusal(err),
+        }
+    };
+    match result {
+        Ok(document) => no_store(json_response(StatusCode::OK, &Json::Object(document))),
+        Err(err) => refusal(err),
+    }
+}
