@@ -168,8 +168,11 @@ fn metrics_labels(app: &Dispatch, request: &Request) -> (Transport, String) {
         .transcoder
         .route_label(request.method(), path)
         .or_else(|| {
-            let fixed = app.oauth.is_endpoint(path)
-                || matches!(
+            let template = app.oauth.label(path)?;
+            Some(format!("{} {template}", request.method()))
+        })
+        .or_else(|| {
+            let fixed = matches!(
                     path,
                     "/" | "/health"
                         | "/health/live"

@@ -107,9 +107,13 @@ impl Endpoints {
         }
     }
 
-    /// Whether `path` is one of the endpoints.
-    pub fn is_endpoint(&self, path: &str) -> bool {
-        self.which(path).is_some()
+    /// The bounded metrics label of an endpoint's path: the path, or its
+    /// template where it names a client.
+    pub fn label(&self, path: &str) -> Option<String> {
+        match self.which(path)? {
+            Endpoint::RegisteredClient => Some(format!("{}{{client_id}}", self.registered)),
+            _ => Some(path.to_owned()),
+        }
     }
 
     fn which(&self, path: &str) -> Option<Endpoint> {

@@ -8,6 +8,7 @@ use serde_json::{Value as Json, json};
 use super::error_response;
 use crate::error::Code;
 use crate::http::envelope::{self, json_response};
+use crate::service::oauth::OAuthError;
 use crate::service::oauth::registration::{self, RegistrationError};
 use crate::state::AppState;
 
@@ -61,20 +62,24 @@ fn refusal(err: RegistrationError) -> Response {
     })
 }
 
-fn not_json() -> Response {
-    no_store(json_response(
-        StatusCode::BAD_REQUEST,
-        &json!({
-            "error": "invalid_client_metadata",
-            "error_description": "Content-Type must be application/json",
-        }),
-    ))
+/// The refusal of a body that is not JSON, or `None` when the request
+/// may go on. Registration being off comes first: it is the same 404
+/// whatever is sent.
+fn unusable(state: &AppState, headers: &HeaderMap, with_body: bool) -> Option<Response> {
+    if !state.config.provider.registration.enabled() {
+        return Some(refusal(RegistrationError::Disabled));
+    }
+    (with_body && !is_json(headers)).then(|| {
+        refusal(RegistrationError::Protocol(
+            OAuthError::invalid_client_metadata("Content-Type must be application/json").into(),
+        ))
+    })
 }
 
 /// `POST /register`.
 pub async fn register(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Response {
-    if !is_json(headers) {
-        return not_json();
+    if let Some(refused) = unusable(state, headers, true) {
+        return refused;
     }
     match registration::register(state, bearer(headers).as_deref(), body).await {
         Ok(document) => no_store(json_response(StatusCode::CREATED, &Json::Object(document))),
@@ -90,14 +95,14 @@ pub async fn configure(
     client_id: &str,
     body: &[u8],
 ) -> Response {
+    if let Some(refused) = unusable(state, headers, method == Method::PUT) {
+        return refused;
+    }
     let token = bearer(headers);
     let token = token.as_deref();
     let result = if method == Method::GET {
         registration::read(state, client_id, token).await
     } else if method == Method::PUT {
-        if !is_json(headers) {
-            return not_json();
-        }
         registration::update(state, client_id, token, body).await
     } else {
         match registration::delete(state, client_id, token).await {

@@ -319,6 +319,10 @@ fn error_responses() -> Json {
                 "WWW-Authenticate",
                 "The bearer challenge of bearer validation.",
             )),
+            403 => Some((
+                "WWW-Authenticate",
+                "With an access token of the authorization server that lacks the method's scope: `error=\"insufficient_scope\"` and the scope.",
+            )),
             429 | 503 => Some(("Retry-After", "Seconds to wait before retrying.")),
             _ => None,
         };

@@ -1,7 +1,7 @@
 //! The OpenAPI operations of the authorization server's protocol endpoints.
-//! Their formats are fixed by RFC 6749, 7009, 7662 and 8414 rather than by
-//! the proto, so they are described here, beside the routes in
-//! `http::oauth`.
+//! Their formats are fixed by RFC 6749, 7009, 7591, 7592, 7662, 8414, 9728
+//! and OpenID Connect rather than by the proto, so they are described here,
+//! beside the routes in `http::oauth`.
 
 use serde_json::{Map, Value as Json, json};
 
@@ -25,7 +25,7 @@ fn oauth_errors(statuses: &[u16]) -> Map<String, Json> {
     for status in statuses {
         let description = match status {
             400 => "An OAuth error (`invalid_request`, `invalid_grant`, …).",
-            401 => "`invalid_client`: the client could not be authenticated.",
+            401 => "`invalid_client`: the client could not be authenticated (`invalid_token` at the registration endpoints).",
             422 => "A parameter is malformed (`invalid_request`).",
             _ => "An error.",
         };
@@ -94,7 +94,10 @@ pub fn paths(api_prefix: &str) -> Vec<(String, Json)> {
     let base = format!("{api_prefix}/oauth/provider");
     let tags = json!(["OAuthProtocol"]);
     let token_fields: Vec<(&str, &str)> = [
-        ("grant_type", "authorization_code or refresh_token."),
+        (
+            "grant_type",
+            "authorization_code, refresh_token or client_credentials.",
+        ),
         ("code", "The authorization code."),
         (
             "redirect_uri",
@@ -102,7 +105,14 @@ pub fn paths(api_prefix: &str) -> Vec<(String, Json)> {
         ),
         ("code_verifier", "The PKCE verifier."),
         ("refresh_token", "The refresh token."),
-        ("scope", "On refresh: a subset of the original scope."),
+        (
+            "scope",
+            "On refresh: a subset of the original scope; for client_credentials: among the client's.",
+        ),
+        (
+            "resource",
+            "RFC 8707: the resource server the access token is for (its audience).",
+        ),
     ]
     .into_iter()
     .chain(client_auth_fields())
@@ -153,13 +163,14 @@ pub fn paths(api_prefix: &str) -> Vec<(String, Json)> {
     let mut token = oauth_errors(&[400, 401]);
     token.insert("200".to_owned(), json_answer("A token pair.", json!({
         "type": "object",
-        "required": ["access_token", "token_type", "expires_in", "refresh_token", "scope"],
+        "required": ["access_token", "token_type", "expires_in", "scope"],
         "properties": {
             "access_token": {"type": "string", "description": "A JWT (typ at+jwt) signed with a key of the JWK Set."},
             "token_type": {"const": "Bearer"},
             "expires_in": {"type": "integer"},
-            "refresh_token": {"type": "string"},
+            "refresh_token": {"type": "string", "description": "For clients registered for the refresh_token grant (not for client_credentials)."},
             "scope": {"type": "string"},
+            "id_token": {"type": "string", "description": "OpenID Connect ID token, when the scope has openid."},
         },
     })));
     let mut revoke = oauth_errors(&[400, 401]);
@@ -194,6 +205,11 @@ pub fn paths(api_prefix: &str) -> Vec<(String, Json)> {
         query("code_challenge_method", false, "`S256`."),
         query("nonce", false, "OpenID nonce."),
         query(
+            "resource",
+            false,
+            "RFC 8707: the resource server the token is for."
+        ),
+        query(
             "request_id",
             false,
             "A pending request (replaces the others)."
@@ -204,7 +220,117 @@ pub fn paths(api_prefix: &str) -> Vec<(String, Json)> {
         true,
         "The pending authorization request."
     )]);
+    let mut userinfo = json!({
+        "200": json_answer("The user's claims the token's scope releases (`sub` always; `profile`, `email`).",
+            json!({"type": "object", "required": ["sub"], "properties": {"sub": {"type": "string"}}})),
+    });
+    for (status, description) in [
+        (400, "`invalid_request`: the body is not a form, or two tokens were sent."),
+        (401, "No token (`WWW-Authenticate: Bearer`), or `invalid_token`."),
+        (403, "`insufficient_scope`: the token lacks `openid`."),
+    ] {
+        userinfo[status.to_string()] = json!({
+            "description": description,
+            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"type": "object", "required": ["error"]}}},
+        });
+    }
+    for status in [413, 422, 500, 503] {
+        userinfo[status.to_string()] = json!({"$ref": format!("#/components/responses/E{status}")});
+    }
+    let registration_body = json!({
+        "required": true,
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "description": "RFC 7591 client metadata.",
+            "properties": {
+                "redirect_uris": {"type": "array", "items": {"type": "string"}},
+                "client_name": {"type": "string"},
+                "client_uri": {"type": "string"},
+                "token_endpoint_auth_method": {"enum": ["none", "client_secret_basic", "client_secret_post"]},
+                "grant_types": {"type": "array", "items": {"enum": ["authorization_code", "refresh_token", "client_credentials"]}},
+                "response_types": {"type": "array", "items": {"const": "code"}},
+                "application_type": {"enum": ["web", "native"]},
+                "scope": {"type": "string"},
+                "client_id": {"type": "string", "description": "On replacement (RFC 7592): this client's id."},
+            },
+        }}},
+    });
+    let registration_errors = |success: (u16, Json)| {
+        let mut answers = oauth_errors(&[400]);
+        answers.insert(success.0.to_string(), success.1);
+        answers.insert("401".to_owned(), json!({
+            "description": "`invalid_token`: a missing or wrong initial or registration access token.",
+            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"type": "object", "required": ["error"]}}},
+        }));
+        for status in [404, 422] {
+            answers.insert(status.to_string(), json!({"$ref": format!("#/components/responses/E{status}")}));
+        }
+        Json::Object(answers)
+    };
+    let client_document = json!({"type": "object", "required": ["client_id", "redirect_uris", "grant_types", "token_endpoint_auth_method", "registration_client_uri"]});
+    let client_id_param = json!([{"name": "client_id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+    let metadata_answer = json!({"200": json_answer("The metadata document.", json!({"type": "object", "required": ["issuer"]}))});
+    let resource_metadata = json!({"get": {
+        "operationId": "OAuthProtocol_ResourceMetadata", "tags": tags,
+        "summary": "The protected-resource metadata of identityd's API (RFC 9728).",
+        "responses": {"200": json_answer("The metadata document.", json!({"type": "object", "required": ["resource", "authorization_servers"]}))},
+    }});
+    let mut resource_metadata_inserted = resource_metadata.clone();
+    resource_metadata_inserted["get"]["operationId"] = json!("OAuthProtocol_ResourceMetadataOfPath");
     vec![
+        (
+            "/.well-known/openid-configuration".to_owned(),
+            json!({"get": {
+                "operationId": "OAuthProtocol_OpenidConfiguration", "tags": tags,
+                "summary": "OpenID Connect discovery: the same metadata as RFC 8414's.",
+                "responses": metadata_answer,
+            }}),
+        ),
+        ("/.well-known/oauth-protected-resource".to_owned(), resource_metadata),
+        (
+            format!("/.well-known/oauth-protected-resource{api_prefix}"),
+            resource_metadata_inserted,
+        ),
+        (
+            format!("{base}/userinfo"),
+            json!({
+                "get": {"operationId": "OAuthProtocol_Userinfo", "tags": tags,
+                        "summary": "OpenID Connect userinfo; the access token in `Authorization: Bearer`.",
+                        "responses": userinfo},
+                "post": {"operationId": "OAuthProtocol_UserinfoPost", "tags": tags,
+                         "summary": "OpenID Connect userinfo; the access token in the header or the form.",
+                         "requestBody": {"required": false, "content": {"application/x-www-form-urlencoded": {"schema": {
+                             "type": "object", "properties": {"access_token": {"type": "string"}}}}}},
+                         "responses": userinfo},
+            }),
+        ),
+        (
+            format!("{base}/register"),
+            json!({"post": {
+                "operationId": "OAuthProtocol_Register", "tags": tags,
+                "summary": "Dynamic client registration (RFC 7591); 404 while OAUTH_REGISTRATION is off.",
+                "requestBody": registration_body,
+                "responses": registration_errors((201, json_answer("The registered client, with its secret and registration access token (shown once).", client_document.clone()))),
+            }}),
+        ),
+        (
+            format!("{base}/register/{{client_id}}"),
+            json!({
+                "parameters": client_id_param,
+                "get": {"operationId": "OAuthProtocol_ReadRegistration", "tags": tags,
+                        "summary": "Reads a registration (RFC 7592) with its registration access token.",
+                        "responses": registration_errors((200, json_answer("The client's metadata.", client_document.clone())))},
+                "put": {"operationId": "OAuthProtocol_UpdateRegistration", "tags": tags,
+                        "summary": "Replaces a registration's metadata (RFC 7592).",
+                        "requestBody": registration_body,
+                        "responses": registration_errors((200, json_answer("The client's metadata.", client_document)))},
+                "delete": {"operationId": "OAuthProtocol_DeleteRegistration", "tags": tags,
+                           "summary": "Deletes a registration and everything issued to it (RFC 7592).",
+                           "responses": registration_errors((204, json!({"description": "Deleted."})))},
+            }),
+        ),
         (
             "/.well-known/oauth-authorization-server".to_owned(),
             json!({"get": {
@@ -217,7 +343,7 @@ pub fn paths(api_prefix: &str) -> Vec<(String, Json)> {
             "/.well-known/jwks.json".to_owned(),
             json!({"get": {
                 "operationId": "OAuthProtocol_Jwks", "tags": tags,
-                "summary": "The public keys that verify access tokens (JWK Set).",
+                "summary": "The public keys that verify access and ID tokens (JWK Set), the next key included.",
                 "responses": {"200": json_answer("The JWK Set.", json!({"type": "object", "required": ["keys"]}))},
             }}),
         ),
