@@ -167,3 +167,47 @@ pub async fn purge_refresh_tokens(conn: &mut DbConn, before: Timestamp) -> DbRes
         t::expires_at.lt(before).or(revoked_long_ago)
     )
 }
+
+/// Clients of client ID metadata documents whose stored copy expired
+/// before `before` and that nothing refers to (no consent, token, code or
+/// pending request): the copy is only a cache, fetched again on next use.
+pub async fn purge_document_clients(conn: &mut DbConn, before: Timestamp) -> DbResult<usize> {
+    use super::schema::{
+        oauth_authorization_codes as codes, oauth_authorization_requests as requests,
+        oauth_clients as clients, oauth_consents as consents,
+    };
+    use diesel::dsl::{exists, not};
+    let unused = || {
+        clients::registration
+            .eq("metadata_document")
+            .and(clients::metadata_expires_at.lt(before))
+            .and(not(exists(
+                consents::table.filter(consents::client_id.eq(clients::client_id)),
+            )))
+            .and(not(exists(
+                oauth_provider_refresh_tokens::table
+                    .filter(oauth_provider_refresh_tokens::client_id.eq(clients::client_id)),
+            )))
+            .and(not(exists(
+                codes::table.filter(codes::client_id.eq(clients::client_id)),
+            )))
+            .and(not(exists(
+                requests::table.filter(requests::client_id.eq(clients::client_id)),
+            )))
+    };
+    map_err(with_backend!(conn, c => {
+        let doomed: Vec<Id> = clients::table
+            .filter(unused())
+            .select(clients::id)
+            .limit(BATCH)
+            .load(c)
+            .await?;
+        if doomed.is_empty() {
+            Ok(0)
+        } else {
+            diesel::delete(clients::table.filter(clients::id.eq_any(doomed)).filter(unused()))
+                .execute(c)
+                .await
+        }
+    }))
+}

@@ -218,6 +218,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_clients,
     oauth_consents,
     oauth_provider_refresh_tokens,
+    oauth_authorization_codes,
+    oauth_authorization_requests,
     users
 );
 

@@ -34,6 +34,8 @@ pub struct Report {
     pub codes: usize,
     /// `oauth_provider_refresh_tokens`.
     pub refresh_tokens: usize,
+    /// `oauth_clients` of metadata documents nothing refers to.
+    pub document_clients: usize,
 }
 
 /// The most recent scheduled instant at or before `now`.
@@ -83,6 +85,7 @@ pub async fn run_once(
         requests = report.requests,
         codes = report.codes,
         refresh_tokens = report.refresh_tokens,
+        document_clients = report.document_clients,
         "cleanup job finished"
     );
     Ok(Some(report))
@@ -99,6 +102,11 @@ async fn purge_all(state: &AppState) -> Result<Report, Error> {
         codes: drain(state, |c| Box::pin(jobs::purge_codes(c, now))).await?,
         refresh_tokens: drain(state, |c| {
             Box::pin(jobs::purge_refresh_tokens(c, old_tokens))
+        })
+        .await?,
+        // After the tokens: a client whose last grant just went is unused.
+        document_clients: drain(state, |c| {
+            Box::pin(jobs::purge_document_clients(c, old_tokens))
         })
         .await?,
     })

@@ -263,6 +263,24 @@ cimd_test!(a_client_known_by_its_document_url_completes_the_flow, allow_private:
         .get(&authorize_url(&app, &client_id, &again).replace("8765", "9999"))
         .await;
     assert_eq!(wrong.status(), 400);
+    // The cleanup job drops a document's client nothing refers to (its
+    // copy is a cache) and keeps one with a consent.
+    let (other, _) = PkceCodeChallenge::new_random_sha256();
+    let first = Browser::new()
+        .get(&authorize_url(&app, &docs.url("/other.json"), &other))
+        .await;
+    assert_eq!(first.status(), 302);
+    app.clock.advance(chrono::Duration::days(8));
+    let now = identityd::clock::Clock::now(app.clock.as_ref());
+    let report = identityd::service::cleanup::run_once(&app.state, "test", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.document_clients, 1, "{report:?}");
+    let root = app.superuser().await;
+    let listed = app.get_auth(&format!("{API}/clients"), &root).await;
+    let ids: Vec<&str> = listed.body.as_array().unwrap().iter().map(|c| c["client_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [client_id.as_str()]);
 });
 
 cimd_test!(documents_that_cannot_be_used_are_refused, allow_private: true, |app, docs| {

@@ -40,6 +40,7 @@ fn usage() -> ExitCode {
         "usage:
   identityd-bench seed --database-url URL --users N
   identityd-bench bcrypt-ceiling [--bcrypt-cost 12] [--duration 5]
+  identityd-bench signing-keys [--tokens 2000]
   identityd-bench run --url URL --scenario NAME [--transport rest|grpc] [--connections C]
                       [--duration SECONDS | --requests N] [--pid PID] [--admin-email E]
                       [--admin-password P] [--search TEXT] [--hot] [--json]
@@ -87,6 +88,7 @@ async fn main() -> ExitCode {
         "seed" => seed_command(&args).await,
         "run" => run_command(&args).await,
         "bcrypt-ceiling" => ceiling_command(&args).await,
+        "signing-keys" => signing_keys_command(&args),
         _ => return usage(),
     };
     match outcome {
@@ -138,6 +140,51 @@ async fn ceiling_command(args: &Args) -> Result<ExitCode, String> {
         "{}",
         serde_json::json!({"label": "bcrypt_ceiling", "cost": cost, "cores": cores, "verifications_per_second": per_second})
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What each signing algorithm of the authorization server costs on one
+/// core: generating a key, signing a token, verifying it.
+fn signing_keys_command(args: &Args) -> Result<ExitCode, String> {
+    use identityd::auth::provider_keys::{
+        ACCESS_TOKEN_TYPE, Algorithm, KeyPair, ProviderKeys,
+    };
+    let tokens: u32 = args.number("tokens", 2000)?;
+    let claims = serde_json::json!({
+        "iss": "https://id.example.com", "sub": "0b4e7a0e-6a47-4b55-8a4e-0c1a2b3c4d5e",
+        "aud": "https://id.example.com/api/v1", "client_id": "c", "scope": "openid read:users",
+        "exp": 2_000_000_000_i64, "iat": 1_700_000_000_i64, "nbf": 1_700_000_000_i64,
+        "jti": "j", "email": "ada@example.com", "name": "Ada",
+    });
+    let claims = claims.as_object().cloned().unwrap_or_default();
+    let now = identityd::domain::types::Timestamp::from_datetime(chrono::DateTime::UNIX_EPOCH);
+    for algorithm in Algorithm::ALL {
+        let started = std::time::Instant::now();
+        let pair = KeyPair::generate(algorithm).map_err(|e| e.to_string())?;
+        let generate_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let keys = ProviderKeys::single(pair);
+        let started = std::time::Instant::now();
+        let mut token = String::new();
+        for _ in 0..tokens {
+            token = keys
+                .sign(ACCESS_TOKEN_TYPE, &claims, now)
+                .ok_or("no signing key")?;
+        }
+        let sign_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(tokens);
+        let started = std::time::Instant::now();
+        for _ in 0..tokens {
+            keys.verify(&token, ACCESS_TOKEN_TYPE)
+                .ok_or("a token did not verify")?;
+        }
+        let verify_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(tokens);
+        println!(
+            "{}",
+            serde_json::json!({
+                "label": "signing_keys", "alg": algorithm.name(), "generate_ms": generate_ms,
+                "sign_us": sign_us, "verify_us": verify_us, "token_bytes": token.len(),
+            })
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

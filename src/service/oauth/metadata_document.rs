@@ -40,6 +40,9 @@ const MAX_REDIRECT_URIS: usize = 20;
 const NEGATIVE_TTL: Duration = Duration::from_secs(60);
 /// Fetches per host per minute.
 const PER_HOST_PER_MINUTE: usize = 10;
+/// Fetches in flight at once, across hosts: each holds a connection for up
+/// to the time budget.
+const MAX_IN_FLIGHT: usize = 16;
 /// Most hosts and URLs tracked in memory; the oldest are dropped beyond.
 const MAX_TRACKED: usize = 4096;
 /// Bounds on how long a fetched document is used before it is fetched
@@ -316,6 +319,9 @@ pub enum FetchError {
     /// This host's fetch budget is spent.
     #[error("too many metadata document fetches for this host; try again in a minute")]
     RateLimited,
+    /// Every fetch slot is taken.
+    #[error("too many metadata document fetches in progress; try again")]
+    Busy,
 }
 
 /// A fetched, valid document and how long to use it.
@@ -335,6 +341,7 @@ pub struct Fetcher {
     allow_private: bool,
     failures: Arc<Mutex<HashMap<String, (Instant, FetchError)>>>,
     per_host: Arc<Mutex<HashMap<String, Vec<Instant>>>>,
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl Fetcher {
@@ -364,6 +371,7 @@ impl Fetcher {
             allow_private,
             failures: Arc::default(),
             per_host: Arc::default(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         })
     }
 
@@ -387,6 +395,9 @@ impl Fetcher {
         {
             return Err(self.remember(client_id, FetchError::PrivateAddress));
         }
+        let Ok(_slot) = self.in_flight.try_acquire() else {
+            return Err(FetchError::Busy);
+        };
         let outcome = self.fetch_once(url, client_id).await;
         outcome.map_err(|err| self.remember(client_id, err))
     }

@@ -199,7 +199,7 @@ pub async fn token(
         None | Some("") => Err(OAuthError::invalid_request("grant_type required").into()),
         Some("authorization_code") => exchange_code(state, &mut conn, &client, form, origin).await,
         Some("refresh_token") => refresh(state, &mut conn, &client, form, origin).await,
-        Some("client_credentials") => client_credentials(state, &client, form),
+        Some("client_credentials") => client_credentials(state, &client, form).await,
         Some(_) => Err(OAuthError::unsupported_grant_type().into()),
     }
 }
@@ -474,9 +474,28 @@ pub(crate) fn user_claims(user: &UserRow, scope: &[String]) -> Map<String, Json>
 }
 
 /// Signs `claims` as a token of type `typ`.
-fn sign(keys: &ProviderKeys, typ: &str, claims: &Json, now: Timestamp) -> Result<String, Error> {
-    keys.sign(typ, claims.as_object().unwrap_or(&Map::new()), now)
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("no signing key")))
+async fn sign(
+    keys: &Arc<ProviderKeys>,
+    typ: &'static str,
+    claims: Json,
+    now: Timestamp,
+) -> Result<String, Error> {
+    let rsa = keys
+        .signing_key(now)
+        .is_some_and(|k| k.algorithm() == crate::auth::provider_keys::Algorithm::Rs256);
+    let signed = if rsa {
+        // An RSA signature takes over a millisecond of CPU: off the async
+        // workers, so token requests cannot stall other requests.
+        let keys = Arc::clone(keys);
+        tokio::task::spawn_blocking(move || {
+            keys.sign(typ, claims.as_object().unwrap_or(&Map::new()), now)
+        })
+        .await
+        .map_err(|e| Error::internal(anyhow::anyhow!("signing: {e}")))?
+    } else {
+        keys.sign(typ, claims.as_object().unwrap_or(&Map::new()), now)
+    };
+    signed.ok_or_else(|| Error::internal(anyhow::anyhow!("no signing key")))
 }
 
 /// Issues an access token, its paired refresh token and, for `openid`, an
@@ -509,9 +528,9 @@ async fn issue(
     if let Some(nonce) = &grant.nonce {
         claims["nonce"] = Json::String(nonce.clone());
     }
-    let access_token = sign(&keys, ACCESS_TOKEN_TYPE, &claims, now)?;
+    let access_token = sign(&keys, ACCESS_TOKEN_TYPE, claims, now).await?;
     let id_token = if grant.scope.iter().any(|s| s == "openid") {
-        Some(id_token(state, &keys, grant, &access_token, lifetime, now)?)
+        Some(id_token(state, &keys, grant, &access_token, lifetime, now).await?)
     } else {
         None
     };
@@ -556,9 +575,9 @@ async fn issue(
 /// The ID token of a grant (OpenID Connect Core §2, §3.1.3.6, §12.2): the
 /// user's claims the scope releases, `auth_time`, `sid`, `at_hash`, and the
 /// nonce of the request on the first exchange only.
-fn id_token(
+async fn id_token(
     state: &AppState,
-    keys: &ProviderKeys,
+    keys: &Arc<ProviderKeys>,
     grant: &Grant<'_>,
     access_token: &str,
     lifetime: i64,
@@ -590,7 +609,7 @@ fn id_token(
     {
         claims.insert("nonce".to_owned(), Json::from(nonce.clone()));
     }
-    sign(keys, ID_TOKEN_TYPE, &Json::Object(claims), now)
+    sign(keys, ID_TOKEN_TYPE, Json::Object(claims), now).await
 }
 
 /// The resource of a token request against its grant's (RFC 8707 §2.2): the
@@ -619,7 +638,7 @@ fn narrow_resource(
 /// own token, with scopes among its allowed ones (OpenID scopes excluded:
 /// there is no user) and no refresh token. Machine tokens are not stored:
 /// they cannot be revoked before they expire.
-fn client_credentials(
+async fn client_credentials(
     state: &AppState,
     client: &ClientRow,
     form: TokenForm,
@@ -667,7 +686,7 @@ fn client_credentials(
         "jti": random_token(32),
     });
     Ok(TokenSet {
-        access_token: sign(&*keys(state)?, ACCESS_TOKEN_TYPE, &claims, now)?,
+        access_token: sign(&keys(state)?, ACCESS_TOKEN_TYPE, claims, now).await?,
         expires_in: lifetime,
         refresh_token: None,
         scope,
