@@ -184,10 +184,9 @@ pub async fn purge_document_clients(conn: &mut DbConn, before: Timestamp) -> DbR
             .and(not(exists(
                 consents::table.filter(consents::client_id.eq(clients::client_id)),
             )))
-            .and(not(exists(
-                oauth_provider_refresh_tokens::table
-                    .filter(oauth_provider_refresh_tokens::client_id.eq(clients::client_id)),
-            )))
+            .and(not(exists(oauth_provider_refresh_tokens::table.filter(
+                oauth_provider_refresh_tokens::client_id.eq(clients::client_id),
+            ))))
             .and(not(exists(
                 codes::table.filter(codes::client_id.eq(clients::client_id)),
             )))

@@ -173,14 +173,14 @@ fn metrics_labels(app: &Dispatch, request: &Request) -> (Transport, String) {
         })
         .or_else(|| {
             let fixed = matches!(
-                    path,
-                    "/" | "/health"
-                        | "/health/live"
-                        | "/health/ready"
-                        | "/metrics"
-                        | "/openapi.json"
-                        | "/docs"
-                );
+                path,
+                "/" | "/health"
+                    | "/health/live"
+                    | "/health/ready"
+                    | "/metrics"
+                    | "/openapi.json"
+                    | "/docs"
+            );
             fixed.then(|| format!("{} {path}", request.method()))
         })
         .unwrap_or_else(|| "other".to_owned());

@@ -146,9 +146,7 @@ async fn ceiling_command(args: &Args) -> Result<ExitCode, String> {
 /// What each signing algorithm of the authorization server costs on one
 /// core: generating a key, signing a token, verifying it.
 fn signing_keys_command(args: &Args) -> Result<ExitCode, String> {
-    use identityd::auth::provider_keys::{
-        ACCESS_TOKEN_TYPE, Algorithm, KeyPair, ProviderKeys,
-    };
+    use identityd::auth::provider_keys::{ACCESS_TOKEN_TYPE, Algorithm, KeyPair, ProviderKeys};
     let tokens: u32 = args.number("tokens", 2000)?;
     let claims = serde_json::json!({
         "iss": "https://id.example.com", "sub": "0b4e7a0e-6a47-4b55-8a4e-0c1a2b3c4d5e",

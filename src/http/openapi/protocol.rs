@@ -25,7 +25,9 @@ fn oauth_errors(statuses: &[u16]) -> Map<String, Json> {
     for status in statuses {
         let description = match status {
             400 => "An OAuth error (`invalid_request`, `invalid_grant`, …).",
-            401 => "`invalid_client`: the client could not be authenticated (`invalid_token` at the registration endpoints).",
+            401 => {
+                "`invalid_client`: the client could not be authenticated (`invalid_token` at the registration endpoints)."
+            }
             422 => "A parameter is malformed (`invalid_request`).",
             _ => "An error.",
         };
@@ -225,8 +227,14 @@ pub fn paths(api_prefix: &str) -> Vec<(String, Json)> {
             json!({"type": "object", "required": ["sub"], "properties": {"sub": {"type": "string"}}})),
     });
     for (status, description) in [
-        (400, "`invalid_request`: the body is not a form, or two tokens were sent."),
-        (401, "No token (`WWW-Authenticate: Bearer`), or `invalid_token`."),
+        (
+            400,
+            "`invalid_request`: the body is not a form, or two tokens were sent.",
+        ),
+        (
+            401,
+            "No token (`WWW-Authenticate: Bearer`), or `invalid_token`.",
+        ),
         (403, "`insufficient_scope`: the token lacks `openid`."),
     ] {
         userinfo[status.to_string()] = json!({
@@ -265,7 +273,10 @@ pub fn paths(api_prefix: &str) -> Vec<(String, Json)> {
             "content": {"application/json": {"schema": {"type": "object", "required": ["error"]}}},
         }));
         for status in [404, 422] {
-            answers.insert(status.to_string(), json!({"$ref": format!("#/components/responses/E{status}")}));
+            answers.insert(
+                status.to_string(),
+                json!({"$ref": format!("#/components/responses/E{status}")}),
+            );
         }
         Json::Object(answers)
     };
@@ -278,7 +289,8 @@ pub fn paths(api_prefix: &str) -> Vec<(String, Json)> {
         "responses": {"200": json_answer("The metadata document.", json!({"type": "object", "required": ["resource", "authorization_servers"]}))},
     }});
     let mut resource_metadata_inserted = resource_metadata.clone();
-    resource_metadata_inserted["get"]["operationId"] = json!("OAuthProtocol_ResourceMetadataOfPath");
+    resource_metadata_inserted["get"]["operationId"] =
+        json!("OAuthProtocol_ResourceMetadataOfPath");
     vec![
         (
             "/.well-known/openid-configuration".to_owned(),
@@ -288,7 +300,10 @@ pub fn paths(api_prefix: &str) -> Vec<(String, Json)> {
                 "responses": metadata_answer,
             }}),
         ),
-        ("/.well-known/oauth-protected-resource".to_owned(), resource_metadata),
+        (
+            "/.well-known/oauth-protected-resource".to_owned(),
+            resource_metadata,
+        ),
         (
             format!("/.well-known/oauth-protected-resource{api_prefix}"),
             resource_metadata_inserted,
@@ -318,15 +333,17 @@ pub fn paths(api_prefix: &str) -> Vec<(String, Json)> {
         (
             format!("{base}/register/{{client_id}}"),
             json!({
-                "parameters": client_id_param,
                 "get": {"operationId": "OAuthProtocol_ReadRegistration", "tags": tags,
+                        "parameters": client_id_param,
                         "summary": "Reads a registration (RFC 7592) with its registration access token.",
                         "responses": registration_errors((200, json_answer("The client's metadata.", client_document.clone())))},
                 "put": {"operationId": "OAuthProtocol_UpdateRegistration", "tags": tags,
+                        "parameters": client_id_param,
                         "summary": "Replaces a registration's metadata (RFC 7592).",
                         "requestBody": registration_body,
                         "responses": registration_errors((200, json_answer("The client's metadata.", client_document)))},
                 "delete": {"operationId": "OAuthProtocol_DeleteRegistration", "tags": tags,
+                           "parameters": client_id_param,
                            "summary": "Deletes a registration and everything issued to it (RFC 7592).",
                            "responses": registration_errors((204, json!({"description": "Deleted."})))},
             }),

@@ -734,20 +734,17 @@ impl Holder {
     }
 }
 
-/// The claims of an access token this provider signed whose time and
-/// issuer are valid now (revocation not checked).
-fn timely_claims(
-    state: &AppState,
-    keys: &ProviderKeys,
-    token: &str,
-    now: Timestamp,
-) -> Option<Map<String, Json>> {
-    let claims = keys.verify(token, ACCESS_TOKEN_TYPE)?;
+/// How far ahead of this server's clock `nbf` may lie (another replica's
+/// clock), as for first-party tokens.
+const SKEW_SECONDS: i64 = 60;
+
+/// Whether verified access-token claims are current and ours: `exp` ahead,
+/// `nbf` not beyond the skew, `iss` this issuer.
+fn timely(state: &AppState, claims: &Map<String, Json>, now: Timestamp) -> bool {
     let number = |name: &str| claims.get(name).and_then(Json::as_i64);
-    let timely = number("exp").is_some_and(|exp| exp > now.unix_seconds())
-        && number("nbf").is_some_and(|nbf| nbf <= now.unix_seconds());
-    let issuer = claims.get("iss").and_then(Json::as_str) == Some(&state.config.provider.issuer);
-    (timely && issuer).then_some(claims)
+    number("exp").is_some_and(|exp| exp > now.unix_seconds())
+        && number("nbf").is_some_and(|nbf| nbf <= now.unix_seconds() + SKEW_SECONDS)
+        && claims.get("iss").and_then(Json::as_str) == Some(&state.config.provider.issuer)
 }
 
 /// An access token's claims and holder, if it is active now.
@@ -757,9 +754,19 @@ async fn active_access(
     token: &str,
     now: Timestamp,
 ) -> Result<Option<(Map<String, Json>, Holder)>, Error> {
-    let Some(claims) = timely_claims(state, &*keys(state)?, token, now) else {
+    let Some(claims) = keys(state)?
+        .verify(token, ACCESS_TOKEN_TYPE)
+        .filter(|claims| timely(state, claims, now))
+    else {
         return Ok(None);
     };
+    Ok(holder(conn, &claims).await?.map(|holder| (claims, holder)))
+}
+
+/// Who holds a current access token, if it is still active: its grant's
+/// record is not revoked and its client and user are active; for a machine
+/// token, its client may still use client_credentials.
+async fn holder(conn: &mut DbConn, claims: &Map<String, Json>) -> Result<Option<Holder>, Error> {
     let text = |name: &str| claims.get(name).and_then(Json::as_str).map(str::to_owned);
     let (Some(jti), Some(sub), Some(client_id)) = (text("jti"), text("sub"), text("client_id"))
     else {
@@ -772,7 +779,7 @@ async fn active_access(
             .is_some_and(|c| {
                 is_confidential(&c) && grant_types(&c).iter().any(|g| g == "client_credentials")
             });
-        return Ok(usable.then_some((claims, Holder::Client(client_id))));
+        return Ok(usable.then_some(Holder::Client(client_id)));
     }
     let Some(record) = tokens::find_by_jti(conn, &jti)
         .await?
@@ -782,12 +789,13 @@ async fn active_access(
     };
     Ok(parties_active(conn, &record)
         .await?
-        .then_some((claims, Holder::User(Box::new(record)))))
+        .then_some(Holder::User(Box::new(record))))
 }
 
 /// The caller behind a provider access token presented to identityd's own
 /// API: its audience must be the API, it must be active, and its user
-/// usable. The principal carries the token's scopes.
+/// usable. The principal carries the token's scopes. The signature is
+/// checked once.
 pub async fn api_principal(
     state: &AppState,
     keys: &ProviderKeys,
@@ -805,14 +813,13 @@ pub async fn api_principal(
         return Err(Error::AccessTokenExpired);
     }
     let audience = state.config.provider.api_resource(&state.config.api_prefix);
-    if timely_claims(state, keys, token, now).is_none()
+    if !timely(state, &claims, now)
         || claims.get("aud").and_then(Json::as_str) != Some(audience.as_str())
     {
         return Err(Error::CredentialsUnverifiable);
     }
     let mut conn = connection(state).await?;
-    let Some((claims, Holder::User(record))) = active_access(state, &mut conn, token, now).await?
-    else {
+    let Some(Holder::User(record)) = holder(&mut conn, &claims).await? else {
         return Err(Error::SessionEnded);
     };
     let user = users::find_user_by_id(&mut conn, record.user_id)
