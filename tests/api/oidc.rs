@@ -479,3 +479,64 @@ db_test!(keys_rotate_while_relying_parties_verify, env: [("OAUTH_PROVIDER_ENABLE
     assert!(!verify_at(&later, clock.clone(), Duration::minutes(-70), &old_id));
     assert!(verify_at(&later, clock, Duration::minutes(-70), &new_id));
 });
+
+/// `identityd keys …` on a database: whether it succeeded, and its output.
+fn keys_command(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_identityd"))
+        .arg("keys")
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/keys.db", dir.display()),
+        )
+        .env("SECRET_KEY", crate::helpers::SECRET_KEY)
+        .env("OAUTH_PROVIDER_ENABLED", "true")
+        .env("BCRYPT_COST", "4")
+        .env("LOG_LEVEL", "warn")
+        .output()
+        .unwrap();
+    // Listings go to stderr, failures to the log (stdout).
+    let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stdout));
+    (output.status.success(), text)
+}
+
+#[test]
+fn keys_are_listed_and_rotated_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first start generates the signing key.
+    let (ok, listed) = keys_command(dir.path(), &["list"]);
+    assert!(ok, "{listed}");
+    assert_eq!(
+        listed.lines().filter(|l| l.contains("EdDSA")).count(),
+        1,
+        "{listed}"
+    );
+    // The next key: published now, signing later; a second is refused.
+    let (ok, out) = keys_command(dir.path(), &["rotate"]);
+    assert!(ok, "{out}");
+    let (ok, refused) = keys_command(dir.path(), &["rotate"]);
+    assert!(!ok);
+    assert!(refused.contains("already waits to sign"), "{refused}");
+    let (_, listed) = keys_command(dir.path(), &["list"]);
+    assert_eq!(
+        listed.lines().filter(|l| l.contains("EdDSA")).count(),
+        2,
+        "{listed}"
+    );
+    // A compromised key: one new key, every other withdrawn.
+    let (ok, out) = keys_command(dir.path(), &["rotate", "--immediately"]);
+    assert!(ok, "{out}");
+    let (_, listed) = keys_command(dir.path(), &["list"]);
+    assert_eq!(
+        listed.lines().filter(|l| l.contains("EdDSA")).count(),
+        1,
+        "{listed}"
+    );
+    let (ok, usage) = keys_command(dir.path(), &["spin"]);
+    assert!(!ok);
+    assert!(usage.contains("usage"), "{usage}");
+}
