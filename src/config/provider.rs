@@ -23,8 +23,9 @@ pub enum ProviderUi {
 pub enum Registration {
     /// The endpoint answers 404 (`off`).
     Off,
-    /// Anyone (`open`): registered clients are public or confidential
-    /// clients with the default scopes and no MCP server.
+    /// Anyone (`open`): public or confidential clients of the code flow
+    /// (not client_credentials), with no MCP server; every grant still
+    /// needs a user's consent.
     Open,
     /// Requests carrying `OAUTH_REGISTRATION_INITIAL_TOKEN` as a bearer
     /// token (`token`, RFC 7591 §3 initial access token).

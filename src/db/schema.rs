@@ -130,6 +130,8 @@ diesel::table! {
         created_at -> SqlTimestamp,
         updated_at -> SqlTimestamp,
         resource -> Nullable<Text>,
+        prompt -> Nullable<Text>,
+        max_age -> Nullable<Integer>,
     }
 }
 

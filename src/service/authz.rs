@@ -6,7 +6,7 @@ use crate::service::principal::Principal;
 
 /// 403 unless the caller is a superuser.
 pub fn require_superuser(caller: &Principal) -> Result<(), Error> {
-    if caller.user.is_superuser {
+    if caller.is_superuser() {
         Ok(())
     } else {
         Err(Error::forbidden("Superuser privileges required"))
@@ -15,5 +15,5 @@ pub fn require_superuser(caller: &Principal) -> Result<(), Error> {
 
 /// Whether the caller may act on the user `target` (self or superuser).
 pub fn is_self_or_superuser(caller: &Principal, target: crate::domain::types::Id) -> bool {
-    caller.user.is_superuser || caller.user.id == target
+    caller.is_superuser() || caller.user.id == target
 }

@@ -75,7 +75,7 @@ struct Access {
 /// owners and get 404 for unknown ids.
 async fn access(conn: &mut DbConn, caller: &Principal, org_id: Id) -> Result<Access, Error> {
     let org = organizations::find_org(conn, org_id).await?;
-    if caller.user.is_superuser {
+    if caller.is_superuser() {
         let org = org.ok_or(Error::NotFound("Organization not found"))?;
         return Ok(Access {
             org,
@@ -103,7 +103,7 @@ fn require_manager(access: &Access) -> Result<(), Error> {
 /// made before the lock may be stale (a demotion committed in between), so
 /// every membership write decides on this one.
 async fn locked_role(conn: &mut DbConn, caller: &Principal, org_id: Id) -> Result<Role, Error> {
-    if caller.user.is_superuser {
+    if caller.is_superuser() {
         return Ok(Role::Owner);
     }
     organizations::find_membership(conn, org_id, caller.user.id)

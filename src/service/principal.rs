@@ -31,9 +31,15 @@ impl Principal {
         self.user.id
     }
 
-    /// Whether the caller is a superuser (as stored now).
+    /// Whether the caller acts as a superuser: one as stored now, and, on a
+    /// token of the authorization server, only when it carries `admin`.
+    /// Without it a superuser's delegated token has a member's powers.
     pub fn is_superuser(&self) -> bool {
         self.user.is_superuser
+            && self
+                .scopes
+                .as_ref()
+                .is_none_or(|scopes| scopes.iter().any(|s| s == "admin"))
     }
 }
 

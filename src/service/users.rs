@@ -106,7 +106,7 @@ pub async fn update_user(
     let mut conn = connection(state).await?;
     let target = live_user(&mut conn, id).await?;
     if changes.is_active.is_some_and(|a| a != target.is_active) {
-        if !caller.user.is_superuser {
+        if !caller.is_superuser() {
             return Err(Error::Forbidden {
                 message: "Only superusers can change is_active",
                 field: Some("is_active"),

@@ -127,6 +127,8 @@ db_test!(an_mcp_client_goes_from_the_api_url_to_an_api_call, env: [("OAUTH_PROVI
     let claims = payload(&access);
     assert_eq!(claims["aud"], resource);
     assert_eq!(claims["client_id"], client_id);
+    // Neither email nor profile was granted: the token does not carry them.
+    assert!(claims.get("email").is_none() && claims.get("name").is_none(), "{claims}");
     // REST and gRPC accept it for a read:users method.
     let me = app.get_auth("/api/v1/users/me", &access).await;
     assert_eq!(me.status, 200, "{}", me.body);
@@ -187,6 +189,32 @@ db_test!(an_mcp_client_goes_from_the_api_url_to_an_api_call, env: [("OAUTH_PROVI
     assert_eq!(after.status, 401);
     let params = challenge(after.header("www-authenticate").unwrap());
     assert_eq!(params["error"], "invalid_token");
+    // A client that registered itself may introspect only its own tokens.
+    let nosy = app
+        .post(&format!("{API}/register"), json!({"redirect_uris": ["https://nosy.example/cb"]}))
+        .await;
+    assert_eq!(nosy.status, 201, "{}", nosy.body);
+    let seen = app
+        .send(
+            app.http
+                .post(app.url(&format!("{API}/introspect")))
+                .basic_auth(
+                    nosy.body["client_id"].as_str().unwrap(),
+                    nosy.body["client_secret"].as_str(),
+                )
+                .form(&[("token", access.as_str())]),
+        )
+        .await;
+    assert_eq!(seen.body, json!({"active": false}));
+    // Open registration does not mint machine identities.
+    let machine = app
+        .post(
+            &format!("{API}/register"),
+            json!({"grant_types": ["client_credentials"], "scope": "read:users"}),
+        )
+        .await;
+    assert_eq!(machine.status, 400);
+    assert_eq!(machine.body["error"], "invalid_client_metadata");
     // Deactivating the user ends every token.
     let root = app.superuser().await;
     let id = me.body["id"].as_str().unwrap();
@@ -211,8 +239,22 @@ db_test!(scopes_reach_only_their_methods, env: [("OAUTH_PROVIDER_ENABLED", "true
     let refused = app.get_auth("/api/v1/admin/users", &narrow).await;
     assert_eq!(refused.status, 403);
     assert_eq!(challenge(refused.header("www-authenticate").unwrap())["scope"], "admin");
-    // admin does not make a user a superuser.
+    // Without admin, a superuser's delegated token has a member's powers:
+    // no list of every user, no other user's record.
     app.register("ada@example.com").await;
+    let ada = app.login("ada@example.com", crate::helpers::PASSWORD).await;
+    let ada_id = ada["user"]["id"].as_str().unwrap();
+    let everyone = app.get_auth("/api/v1/users", &narrow).await;
+    assert_eq!(everyone.status, 403, "{}", everyone.body);
+    let other = app.get_auth(&format!("/api/v1/users/{ada_id}"), &narrow).await;
+    assert_eq!(other.status, 403, "{}", other.body);
+    assert_eq!(app.get_auth("/api/v1/users/me", &narrow).await.status, 200);
+    let (wide, _, _) =
+        connect(&app, "root@identityd.test", "Root-Password-123!", &["read:users", "admin"]).await;
+    let wide = wide.access_token().secret().clone();
+    assert_eq!(app.get_auth("/api/v1/users", &wide).await.status, 200);
+    assert_eq!(app.get_auth(&format!("/api/v1/users/{ada_id}"), &wide).await.status, 200);
+    // admin does not make a user a superuser.
     let (member, _, _) = connect(&app, "ada@example.com", crate::helpers::PASSWORD, &["admin"]).await;
     let member_admin = app.get_auth("/api/v1/admin/users", member.access_token().secret()).await;
     assert_eq!(member_admin.status, 403);

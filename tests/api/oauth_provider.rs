@@ -167,7 +167,7 @@ fn absolute(app: &TestApp, location: &str) -> String {
 
 /// Logs `email` in on the login page the authorize redirect led to;
 /// returns where the login sends the browser (back to authorize).
-async fn log_in(
+pub async fn log_in(
     app: &TestApp,
     browser: &Browser,
     login_url: &str,
@@ -368,6 +368,8 @@ db_test!(a_confidential_web_app_completes_the_flow, env: [("OAUTH_PROVIDER_ENABL
     validation.set_issuer(&[app.url("")]);
     let claims = jsonwebtoken::decode::<Value>(&access, &decoding, &validation).unwrap().claims;
     assert_eq!(claims["email"], "ada@example.com");
+    // No profile scope: no name.
+    assert!(claims.get("name").is_none(), "{claims}");
     assert_eq!(claims["client_id"], web.id);
     assert_eq!(claims["scope"], "email openid");
 

@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 
 use crate::db_test;
 use crate::helpers::TestApp;
-use crate::oauth_provider::{Browser, WEB_REDIRECT, authorize_in_browser, query_of};
+use crate::oauth_provider::{
+    Browser, WEB_REDIRECT, authorize_in_browser, location, log_in, query_of,
+};
 
 pub const API: &str = "/api/v1/oauth/provider";
 
@@ -239,7 +241,7 @@ db_test!(discovery_documents, env: [("OAUTH_PROVIDER_ENABLED", "true")], |app| {
     assert_eq!(doc["issuer"], issuer);
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(doc["userinfo_endpoint"], format!("{issuer}{API}/userinfo"));
-    assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["EdDSA", "ES256", "RS256"]));
+    assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["EdDSA"]));
     assert_eq!(doc["client_id_metadata_document_supported"], true);
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     // Registration is off by default: no endpoint advertised, and 404.
@@ -540,3 +542,69 @@ fn keys_are_listed_and_rotated_by_hand() {
     assert!(!ok);
     assert!(usage.contains("usage"), "{usage}");
 }
+
+db_test!(prompt_and_max_age, env: [("OAUTH_PROVIDER_ENABLED", "true"), ("OAUTH_REGISTRATION", "open")], |app| {
+    app.register("ada@example.com").await;
+    let registered = register_dynamic(&app, json!({
+        "client_name": "Demo <App>",
+        "redirect_uris": [WEB_REDIRECT],
+        "scope": "openid",
+    })).await;
+    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let url = |extra: &[(&str, &str)]| {
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", WEB_REDIRECT),
+            ("scope", "openid"),
+            ("state", "s"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        params.extend_from_slice(extra);
+        identityd::domain::oauth::with_query(&app.url(&format!("{API}/authorize")), &params)
+    };
+    let browser = Browser::new();
+    let next = |response: reqwest::Response| {
+        assert_eq!(response.status(), 302);
+        location(&response)
+    };
+    // Nobody signed in: prompt=none answers login_required at the client.
+    let silent = query_of(&next(browser.get(&url(&[("prompt", "none")])).await));
+    assert_eq!(silent["error"], "login_required");
+    assert_eq!(silent["state"], "s");
+    assert_eq!(silent["iss"], app.url(""));
+    for bad in ["none login", "sideways"] {
+        let refused = query_of(&next(browser.get(&url(&[("prompt", bad)])).await));
+        assert_eq!(refused["error"], "invalid_request", "{bad}");
+    }
+    let malformed = browser.get(&url(&[("max_age", "soon")])).await;
+    assert_eq!(malformed.status(), 422);
+    // Signed in, no consent yet: consent_required.
+    let back = authorize_in_browser(&app, &browser, &url(&[("prompt", "consent")]), "ada@example.com", false).await;
+    assert_eq!(query_of(&back)["error"], "access_denied");
+    let silent = query_of(&next(browser.get(&url(&[("prompt", "none")])).await));
+    assert_eq!(silent["error"], "consent_required");
+    // Consented: prompt=none gives a code at once; prompt=consent asks again.
+    let back = authorize_in_browser(&app, &browser, &url(&[]), "ada@example.com", true).await;
+    assert!(query_of(&back).contains_key("code"));
+    assert!(query_of(&next(browser.get(&url(&[("prompt", "none")])).await)).contains_key("code"));
+    assert!(next(browser.get(&url(&[("prompt", "consent")])).await).contains("/authorize/consent"));
+    // prompt=login: the login form although signed in; after signing in
+    // again, the code.
+    app.clock.advance(chrono::Duration::seconds(1));
+    let login = next(browser.get(&url(&[("prompt", "login")])).await);
+    assert!(login.contains("/authorize/login"), "{login}");
+    let after = log_in(&app, &browser, &login, "ada@example.com", crate::helpers::PASSWORD).await;
+    assert_eq!(after.status(), 303);
+    let done = next(browser.get(&app.url(&location(&after))).await);
+    assert!(query_of(&done).contains_key("code"), "{done}");
+    // max_age: a login older than it asks for a new one (and prompt=none
+    // cannot); a younger one does not.
+    app.clock.advance(chrono::Duration::seconds(60));
+    assert!(next(browser.get(&url(&[("max_age", "30")])).await).contains("/authorize/login"));
+    let silent = query_of(&next(browser.get(&url(&[("max_age", "30"), ("prompt", "none")])).await));
+    assert_eq!(silent["error"], "login_required");
+    assert!(query_of(&next(browser.get(&url(&[("max_age", "3600")])).await)).contains_key("code"));
+});

@@ -20,7 +20,10 @@ ALTER TABLE oauth_clients
     ADD COLUMN metadata_expires_at timestamptz,
     ADD COLUMN client_uri varchar(2048);
 
-ALTER TABLE oauth_authorization_requests ADD COLUMN resource text;
+ALTER TABLE oauth_authorization_requests
+    ADD COLUMN resource text,
+    ADD COLUMN prompt varchar(64),
+    ADD COLUMN max_age integer;
 
 ALTER TABLE oauth_authorization_codes
     ADD COLUMN resource text,

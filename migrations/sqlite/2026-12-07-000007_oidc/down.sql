@@ -4,6 +4,8 @@ ALTER TABLE oauth_provider_refresh_tokens DROP COLUMN resource;
 ALTER TABLE oauth_authorization_codes DROP COLUMN sid;
 ALTER TABLE oauth_authorization_codes DROP COLUMN auth_time;
 ALTER TABLE oauth_authorization_codes DROP COLUMN resource;
+ALTER TABLE oauth_authorization_requests DROP COLUMN max_age;
+ALTER TABLE oauth_authorization_requests DROP COLUMN prompt;
 ALTER TABLE oauth_authorization_requests DROP COLUMN resource;
 ALTER TABLE oauth_clients DROP COLUMN client_uri;
 ALTER TABLE oauth_clients DROP COLUMN metadata_expires_at;

@@ -13,6 +13,8 @@ ALTER TABLE oauth_clients ADD COLUMN metadata_expires_at TEXT;
 ALTER TABLE oauth_clients ADD COLUMN client_uri TEXT;
 
 ALTER TABLE oauth_authorization_requests ADD COLUMN resource TEXT;
+ALTER TABLE oauth_authorization_requests ADD COLUMN prompt TEXT;
+ALTER TABLE oauth_authorization_requests ADD COLUMN max_age INTEGER;
 
 ALTER TABLE oauth_authorization_codes ADD COLUMN resource TEXT;
 ALTER TABLE oauth_authorization_codes ADD COLUMN auth_time TEXT;

@@ -46,6 +46,10 @@ pub struct RequestRow {
     pub updated_at: Timestamp,
     /// RFC 8707 resource indicators, space-separated.
     pub resource: Option<String>,
+    /// OpenID Connect `prompt` (space-separated values).
+    pub prompt: Option<String>,
+    /// OpenID Connect `max_age`, seconds.
+    pub max_age: Option<i32>,
 }
 
 impl RequestRow {

@@ -156,6 +156,8 @@ fn params_of(form: &Form) -> Params {
         code_challenge_method: form.get("code_challenge_method"),
         nonce: form.get("nonce"),
         resource: form.get("resource"),
+        prompt: form.get("prompt"),
+        max_age: form.get("max_age"),
         request_id: form.get("request_id"),
     }
 }

@@ -115,10 +115,10 @@ pub fn consent(action: &str, pending: &Pending, csrf: Option<&str>) -> Response 
                 html_escape(url)
             )
         });
-    let warning = if pending.loopback_only {
-        "<p class=\"error\">This application runs on your own computer (it receives the \
-         answer on localhost). Anyone can give such an application any name: allow it only \
-         if you started it yourself just now.</p>"
+    let warning = if pending.local_only {
+        "<p class=\"error\">This application runs on your own computer or phone (it \
+         receives the answer on this device). Anyone can give such an application any name: \
+         allow it only if you started it yourself just now.</p>"
     } else {
         ""
     };

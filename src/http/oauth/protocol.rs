@@ -9,7 +9,6 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value as Json, json};
 
 use super::{Form, error_response};
-use crate::auth::provider_keys::Algorithm;
 use crate::domain::client_ip::ClientIp;
 use crate::domain::oauth::SUPPORTED_SCOPES;
 use crate::http::envelope::json_response;
@@ -182,7 +181,8 @@ pub fn metadata(state: &AppState) -> Response {
     let issuer = &provider.issuer;
     let base = format!("{issuer}{}/oauth/provider", state.config.api_prefix);
     let auth_methods = json!(["client_secret_basic", "client_secret_post", "none"]);
-    let algorithms: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+    // Only the configured algorithm signs (relying parties cannot choose).
+    let algorithms = [provider.signing_algorithm.name()];
     let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/authorize"),
@@ -208,6 +208,7 @@ pub fn metadata(state: &AppState) -> Response {
             "name", "given_name", "family_name", "locale", "updated_at", "email", "email_verified",
         ],
         "claims_parameter_supported": false,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
     });

@@ -47,6 +47,11 @@ pub struct Params {
     pub nonce: Option<String>,
     /// RFC 8707 resource indicator.
     pub resource: Option<String>,
+    /// OpenID Connect `prompt`: `none`, `login`, `consent`,
+    /// `select_account`, space-separated.
+    pub prompt: Option<String>,
+    /// OpenID Connect `max_age`: seconds since the user's login.
+    pub max_age: Option<String>,
     /// A pending request carrying all of the above.
     pub request_id: Option<String>,
 }
@@ -58,10 +63,10 @@ pub struct Pending {
     pub request: RequestRow,
     /// Its client's name.
     pub client_name: String,
-    /// Every redirect URI of the client is on the loopback interface: the
-    /// code goes to a program on the user's own machine, whatever the
-    /// name says.
-    pub loopback_only: bool,
+    /// Every redirect URI of the client is on the loopback interface or a
+    /// private-use scheme: the code goes to a program on the user's own
+    /// device, which any program can claim to be, whatever the name says.
+    pub local_only: bool,
     /// The URL of the client's metadata document, when its identity comes
     /// from one (the host vouches for the name).
     pub document_url: Option<String>,
@@ -74,10 +79,11 @@ impl Pending {
         Self {
             request,
             client_name: client.client_name.clone(),
-            loopback_only: !uris.is_empty()
-                && uris
-                    .iter()
-                    .all(|u| crate::domain::oauth::is_loopback_uri(u)),
+            local_only: !uris.is_empty()
+                && uris.iter().all(|u| {
+                    crate::domain::oauth::is_loopback_uri(u)
+                        || !(u.starts_with("https://") || u.starts_with("http://"))
+                }),
             document_url: (client.registration == "metadata_document")
                 .then(|| client.client_id.clone()),
         }
@@ -149,7 +155,57 @@ fn check_common(p: &Params) -> Result<(), ProtocolError> {
     if len(&p.resource) > 2048 {
         return Err(field_error("resource", "At most 2048 characters"));
     }
+    if len(&p.prompt) > 64 {
+        return Err(field_error("prompt", "At most 64 characters"));
+    }
+    if non_empty(&p.max_age).is_some() && max_age(p).is_none() {
+        return Err(field_error("max_age", "Must be a whole number of seconds"));
+    }
     Ok(())
+}
+
+/// `max_age` as a number of seconds (at most about 31 years).
+fn max_age(p: &Params) -> Option<i32> {
+    non_empty(&p.max_age)?
+        .parse::<i32>()
+        .ok()
+        .filter(|s| *s >= 0 && *s <= 1_000_000_000)
+}
+
+/// The `prompt` values of a request.
+fn prompts(prompt: Option<&str>) -> Vec<&str> {
+    prompt
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// Why `prompt` cannot be honoured, if it cannot (OpenID Connect Core
+/// §3.1.2.1): an unknown value, or `none` with another.
+fn check_prompt(prompt: Option<&str>) -> Result<(), &'static str> {
+    let values = prompts(prompt);
+    if values
+        .iter()
+        .any(|v| !matches!(*v, "none" | "login" | "consent" | "select_account"))
+    {
+        return Err("Unsupported prompt value");
+    }
+    if values.contains(&"none") && values.len() > 1 {
+        return Err("prompt=none cannot be combined with other values");
+    }
+    Ok(())
+}
+
+/// Whether the user must sign in again for this request: `prompt=login`
+/// and no login since the request began, or a login older than `max_age`.
+fn needs_fresh_login(request: &RequestRow, who: &BrowserUser, now: Timestamp) -> bool {
+    let forced =
+        prompts(request.prompt.as_deref()).contains(&"login") && who.auth_time < request.created_at;
+    let too_old = request
+        .max_age
+        .is_some_and(|age| who.auth_time + Duration::seconds(i64::from(age)) < now);
+    forced || too_old
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
@@ -217,11 +273,11 @@ pub async fn authorize(
     p: Params,
 ) -> Result<Next, ProtocolError> {
     let now = state.clock.now();
-    let mut conn = connection(state).await?;
     let user = who.map(BrowserUser::user_id);
     // A pending request supplies every parameter (steps 2 to 8 passed when
     // it was made).
     if let Some(raw) = non_empty(&p.request_id) {
+        let mut conn = connection(state).await?;
         let (request, client) = pending_request(&mut conn, raw, user, now).await?;
         return decide(&mut conn, who, request, &client, now).await;
     }
@@ -231,7 +287,10 @@ pub async fn authorize(
     }
     check_pkce_method(&p)?;
     let client_id = p.client_id.clone().unwrap_or_default();
-    let client = super::metadata_document::authorize_client(state, &mut conn, &client_id).await?;
+    // No connection is held here: resolving a metadata document may wait
+    // on another server.
+    let client = super::metadata_document::authorize_client(state, &client_id).await?;
+    let mut conn = connection(state).await?;
     let redirect_uri = p.redirect_uri.clone().unwrap_or_default();
     if !redirect_uris(&client).contains(&redirect_uri) {
         return Err(OAuthError::invalid_request("Invalid redirect_uri").into());
@@ -272,6 +331,14 @@ pub async fn authorize(
             "PKCE with S256 is required for public clients",
         )));
     }
+    if let Err(why) = check_prompt(p.prompt.as_deref()) {
+        return Ok(Next::Client(error_redirect(
+            &redirect_uri,
+            &client_state,
+            "invalid_request",
+            why,
+        )));
+    }
     let resource = non_empty(&p.resource).map(str::to_owned);
     if let Err(refused) = super::check_resource(state, &client, resource.as_deref()) {
         return Ok(Next::Client(error_redirect(
@@ -297,6 +364,8 @@ pub async fn authorize(
         created_at: now,
         updated_at: now,
         resource,
+        prompt: non_empty(&p.prompt).map(str::to_owned),
+        max_age: max_age(&p),
     };
     decide(&mut conn, who, request, &client, now).await
 }
@@ -313,19 +382,35 @@ async fn decide(
 ) -> Result<Next, ProtocolError> {
     let stored = grants::find_request(conn, request.id).await?.is_some();
     let pending = |request: RequestRow| Box::new(Pending::of(request, client));
-    let Some(who) = who else {
-        if !stored {
-            grants::insert_request(conn, &request).await?;
+    let prompt = prompts(request.prompt.as_deref());
+    let silent = prompt.contains(&"none");
+    let who = match who {
+        Some(who) if !needs_fresh_login(&request, who, now) => who,
+        _ if silent => {
+            return silent_refusal(conn, &request, stored, "login_required", now).await;
         }
-        return Ok(Next::Login(pending(request)));
+        _ => {
+            // Unbound, so that whoever signs in on the login page may
+            // continue it.
+            if !stored {
+                let mut unbound = request.clone();
+                unbound.user_id = None;
+                grants::insert_request(conn, &unbound).await?;
+            }
+            return Ok(Next::Login(pending(request)));
+        }
     };
     let effective = scope_tokens(&request.scope);
     let granted = consents::find_consent(conn, who.user_id(), &client.client_id)
         .await?
         .map(|c| scope_tokens(&c.granted_scopes));
-    if granted.is_some_and(|g| effective.iter().all(|s| g.contains(s))) {
+    let covered = granted.is_some_and(|g| effective.iter().all(|s| g.contains(s)));
+    if covered && !prompt.contains(&"consent") {
         let url = finish(conn, who, &request, &effective, stored, false, now).await?;
         return Ok(Next::Client(url));
+    }
+    if silent {
+        return silent_refusal(conn, &request, stored, "consent_required", now).await;
     }
     if stored {
         grants::bind_user(conn, request.id, who.user_id(), now).await?;
@@ -335,6 +420,31 @@ async fn decide(
         grants::insert_request(conn, &bound).await?;
     }
     Ok(Next::Consent(pending(request)))
+}
+
+/// `prompt=none` when a page would be needed: the error goes back to the
+/// client and the request ends.
+async fn silent_refusal(
+    conn: &mut DbConn,
+    request: &RequestRow,
+    stored: bool,
+    error: &str,
+    now: Timestamp,
+) -> Result<Next, ProtocolError> {
+    if stored {
+        grants::consume_request(conn, request.id, now).await?;
+    }
+    let description = if error == "login_required" {
+        "The user must sign in"
+    } else {
+        "The user must consent"
+    };
+    Ok(Next::Client(error_redirect(
+        &request.redirect_uri,
+        &request.state,
+        error,
+        description,
+    )))
 }
 
 /// Issues a code for `scope`, consumes the request, and returns the
@@ -419,7 +529,8 @@ pub async fn login_page(
         state.clock.now(),
     )
     .await?;
-    if who.is_some() {
+    // Signed in already, unless this request asks for a fresh login.
+    if who.is_some_and(|w| !needs_fresh_login(&request, w, state.clock.now())) {
         return Ok(LoginStep::Identified(request.id));
     }
     Ok(LoginStep::Page(Box::new(Pending::of(request, &client))))

@@ -22,12 +22,12 @@ use serde_json::{Map, Value as Json};
 
 use super::clients::json_list;
 use super::{OAuthError, ProtocolError};
-use crate::db::DbConn;
 use crate::db::oauth::clients::{self, ClientChangeset, ClientRow};
 use crate::domain::oauth::{
     DEFAULT_SCOPES, SUPPORTED_SCOPES, check_redirect_uri, is_loopback_uri, parse_scope,
 };
 use crate::domain::types::Id;
+use crate::service::connection;
 use crate::state::AppState;
 
 /// Longest `client_id` URL.
@@ -42,7 +42,7 @@ const NEGATIVE_TTL: Duration = Duration::from_secs(60);
 const PER_HOST_PER_MINUTE: usize = 10;
 /// Fetches in flight at once, across hosts: each holds a connection for up
 /// to the time budget.
-const MAX_IN_FLIGHT: usize = 16;
+const MAX_IN_FLIGHT: usize = 8;
 /// Most hosts and URLs tracked in memory; the oldest are dropped beyond.
 const MAX_TRACKED: usize = 4096;
 /// Bounds on how long a fetched document is used before it is fetched
@@ -236,6 +236,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || (a == 100 && (64..128).contains(&b))
                 || (a == 192 && b == 0 && c == 0)
                 || (a == 198 && (b == 18 || b == 19))
+                || (a == 192 && b == 88 && c == 99)
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
@@ -249,12 +250,22 @@ pub fn is_public(ip: IpAddr) -> bool {
                 let [c, d] = segments[7].to_be_bytes();
                 return is_public(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
             }
+            // 6to4 (2002::/16) carries one in its second and third groups.
+            if segments[0] == 0x2002 {
+                let [a, b] = segments[1].to_be_bytes();
+                let [c, d] = segments[2].to_be_bytes();
+                return is_public(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (segments[0] & 0xfe00) == 0xfc00
                 || (segments[0] & 0xffc0) == 0xfe80
+                || (segments[0] & 0xffc0) == 0xfec0
                 || (segments[0] == 0x2001 && segments[1] == 0x0db8)
+                || (segments[0] == 0x2001 && segments[1] == 0)
+                || segments[..3] == [0x64, 0xff9b, 1]
+                || segments[..4] == [0x100, 0, 0, 0]
                 || segments[..6] == [0, 0, 0, 0, 0, 0])
         }
     }
@@ -305,8 +316,8 @@ pub enum FetchError {
     #[error("the document's host is not on a public address")]
     PrivateAddress,
     /// Connection, TLS, or time budget failure.
-    #[error("the document could not be fetched: {0}")]
-    Unreachable(String),
+    #[error("the document could not be fetched")]
+    Unreachable,
     /// A non-200 answer (redirects are not followed).
     #[error("the document's server answered {0}")]
     Status(u16),
@@ -457,8 +468,15 @@ impl Fetcher {
         let minute_ago = now.checked_sub(Duration::from_secs(60));
         if hosts.len() >= MAX_TRACKED && !hosts.contains_key(host) {
             hosts.retain(|_, times| times.iter().any(|t| Some(*t) > minute_ago));
-            if hosts.len() >= MAX_TRACKED {
-                return false;
+            // Still full (many hosts in a minute): forget the host fetched
+            // least recently rather than refuse every new host.
+            if hosts.len() >= MAX_TRACKED
+                && let Some(oldest) = hosts
+                    .iter()
+                    .min_by_key(|(_, times)| times.last().copied())
+                    .map(|(name, _)| name.clone())
+            {
+                hosts.remove(&oldest);
             }
         }
         let times = hosts.entry(host.to_owned()).or_default();
@@ -473,12 +491,14 @@ impl Fetcher {
 
 /// The client an authorization request names: a registered one, or the
 /// client of a metadata document URL, fetched when there is no fresh copy.
+///
+/// Takes a database connection only around its queries, never across the
+/// fetch: a slow document server must not hold the pool.
 pub async fn authorize_client(
     state: &AppState,
-    conn: &mut DbConn,
     client_id: &str,
 ) -> Result<ClientRow, ProtocolError> {
-    let existing = clients::find_client(conn, client_id).await?;
+    let existing = clients::find_client(&mut connection(state).await?, client_id).await?;
     let fetcher = match &state.metadata_documents {
         Some(fetcher) if is_document_url(client_id) => fetcher,
         _ => return existing.ok_or_else(|| OAuthError::unknown_client().into()),
@@ -508,6 +528,8 @@ pub async fn authorize_client(
         .all(|u| is_loopback_uri(u) || !u.starts_with("http"));
     let application_type = if native { "native" } else { "web" }.to_owned();
     let expires = Some(now + fetched.ttl);
+    let mut conn = connection(state).await?;
+    let conn = &mut conn;
     if existing.is_some() {
         let changes = ClientChangeset {
             client_name: Some(document.client_name),
@@ -568,11 +590,9 @@ fn transport_error(err: &reqwest::Error) -> FetchError {
         }
         source = current.source();
     }
-    if err.is_timeout() {
-        FetchError::Unreachable("timed out".to_owned())
-    } else {
-        FetchError::Unreachable("connection failed".to_owned())
-    }
+    // One answer for every transport failure: the reason would let callers
+    // probe which hosts and ports answer.
+    FetchError::Unreachable
 }
 
 /// How long to use a document: its `max-age`, within bounds; `no-store`
@@ -605,7 +625,13 @@ mod tests {
 
     #[test]
     fn only_public_addresses_pass() {
-        for public in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for public in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "2002:808:808::1",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
         for private in [
@@ -632,6 +658,13 @@ mod tests {
             "::ffff:10.0.0.1",
             "64:ff9b::a9fe:a9fe",
             "::127.0.0.1",
+            "64:ff9b:1::1",
+            "2002:a9fe:a9fe::1",
+            "2002:7f00:1::",
+            "fec0::1",
+            "2001::1",
+            "100::1",
+            "192.88.99.1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }

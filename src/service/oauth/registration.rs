@@ -283,6 +283,22 @@ fn admitted(state: &AppState, bearer: Option<&str>) -> Result<(), RegistrationEr
     }
 }
 
+/// Open registration does not mint machine identities: a client that acts
+/// for itself (client_credentials) is registered with the initial access
+/// token, or by a superuser.
+fn machine_clients_vetted(state: &AppState, metadata: &Metadata) -> Result<(), OAuthError> {
+    let machine = metadata
+        .grant_types
+        .iter()
+        .any(|g| g == "client_credentials");
+    if machine && matches!(state.config.provider.registration, Registration::Open) {
+        return Err(OAuthError::invalid_client_metadata(
+            "client_credentials needs a registration with the initial access token",
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /register`: stores the client; the answer holds its secret (if
 /// confidential) and registration access token, shown once.
 pub async fn register(
@@ -292,6 +308,7 @@ pub async fn register(
 ) -> Result<Map<String, Json>, RegistrationError> {
     admitted(state, bearer)?;
     let metadata = parse_metadata(body, state.config.is_production())?;
+    machine_clients_vetted(state, &metadata)?;
     let now = state.clock.now();
     let (secret, stored) = if metadata.confidential {
         let (secret, stored) = new_secret();
@@ -415,6 +432,7 @@ pub async fn update(
         .into());
     }
     let metadata = parse_metadata(body, state.config.is_production())?;
+    machine_clients_vetted(state, &metadata)?;
     if metadata.confidential != super::is_confidential(&client) {
         return Err(OAuthError::invalid_client_metadata(
             "token_endpoint_auth_method cannot change between none and a secret",

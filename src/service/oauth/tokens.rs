@@ -522,9 +522,14 @@ async fn issue(
         "iat": now.unix_seconds(),
         "nbf": now.unix_seconds(),
         "jti": jti,
-        "email": user.email,
-        "name": display_name(user),
     });
+    // The user's email and name only where the scope releases them.
+    if grant.scope.iter().any(|s| s == "email") {
+        claims["email"] = Json::from(user.email.clone());
+    }
+    if grant.scope.iter().any(|s| s == "profile") {
+        claims["name"] = Json::from(display_name(user));
+    }
     if let Some(nonce) = &grant.nonce {
         claims["nonce"] = Json::String(nonce.clone());
     }
@@ -974,8 +979,9 @@ fn lookup_order(hint: Option<&str>, access_by_default: bool) -> [bool; 2] {
     [first, !first]
 }
 
-/// Introspection (RFC 7662). A public client sees only its own tokens; a
-/// confidential client (a resource server) sees any token of this provider.
+/// Introspection (RFC 7662). A confidential client registered by a
+/// superuser (a resource server) sees any token of this provider; other
+/// clients only their own.
 pub async fn introspect(
     state: &AppState,
     auth: ClientAuth,
@@ -1010,8 +1016,10 @@ pub async fn introspect(
             break;
         }
     }
-    let visible =
-        |holder: &Holder| is_confidential(&client) || holder.client_id() == client.client_id;
+    // A resource server registered by an administrator sees every token;
+    // any other client (registered by itself) only its own.
+    let trusted = is_confidential(&client) && client.registration == "managed";
+    let visible = |holder: &Holder| trusted || holder.client_id() == client.client_id;
     Ok(match found {
         Some((members, holder)) if visible(&holder) => Introspection::Active(members),
         _ => Introspection::Inactive,
