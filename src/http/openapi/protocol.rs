@@ -212,6 +212,16 @@ pub fn paths(api_prefix: &str) -> Vec<(String, Json)> {
             "RFC 8707: the resource server the token is for."
         ),
         query(
+            "prompt",
+            false,
+            "OpenID Connect: none, login, consent or select_account."
+        ),
+        query(
+            "max_age",
+            false,
+            "OpenID Connect: the oldest login accepted, in seconds."
+        ),
+        query(
             "request_id",
             false,
             "A pending request (replaces the others)."
