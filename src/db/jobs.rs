@@ -194,19 +194,5 @@ pub async fn purge_document_clients(conn: &mut DbConn, before: Timestamp) -> DbR
                 requests::table.filter(requests::client_id.eq(clients::client_id)),
             )))
     };
-    map_err(with_backend!(conn, c => {
-        let doomed: Vec<Id> = clients::table
-            .filter(unused())
-            .select(clients::id)
-            .limit(BATCH)
-            .load(c)
-            .await?;
-        if doomed.is_empty() {
-            Ok(0)
-        } else {
-            diesel::delete(clients::table.filter(clients::id.eq_any(doomed)).filter(unused()))
-                .execute(c)
-                .await
-        }
-    }))
+    purge_batch!(conn, clients, unused())
 }

@@ -293,7 +293,7 @@ pub async fn authenticate(
 
 /// `Some(Ok(token))` for `Bearer <token>`, `Some(Err)` for any other
 /// `Authorization` header, `None` without one.
-fn bearer_token(headers: &http::HeaderMap) -> Option<Result<String, Error>> {
+pub(crate) fn bearer_token(headers: &http::HeaderMap) -> Option<Result<String, Error>> {
     let value = headers.get(http::header::AUTHORIZATION)?;
     let parsed = value.to_str().ok().and_then(|v| {
         let (scheme, token) = v.trim().split_once(' ')?;

@@ -241,13 +241,7 @@ pub fn resource_metadata(state: &AppState) -> Response {
 /// `GET` or `POST /userinfo` (OpenID Connect Core §5.3): the bearer token
 /// in the header, or `access_token` in a POSTed form (RFC 6750 §2.2).
 pub async fn userinfo(state: &AppState, headers: &HeaderMap, body: &[u8], post: bool) -> Response {
-    let header_token = headers.get(header::AUTHORIZATION).map(|v| {
-        v.to_str()
-            .ok()
-            .and_then(|v| v.trim().split_once(' '))
-            .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
-            .map(|(_, token)| token.trim().to_owned())
-    });
+    let header_token = crate::grpc::authn::bearer_token(headers).map(Result::ok);
     let form_token = if post && !body.is_empty() {
         match protocol_form(headers, body) {
             Ok(form) => form.get("access_token"),

@@ -12,13 +12,9 @@ use crate::service::oauth::OAuthError;
 use crate::service::oauth::registration::{self, RegistrationError};
 use crate::state::AppState;
 
-/// The bearer token of the request, if it has one.
+/// The bearer token of the request, if it has a well-formed one.
 fn bearer(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+    crate::grpc::authn::bearer_token(headers)?.ok()
 }
 
 /// Bodies must be JSON (RFC 7591 §3.1).

@@ -97,6 +97,49 @@ pub struct WithSecret {
     pub secret: Option<String>,
 }
 
+/// A new active web client of the code flow: the default lifetimes, no
+/// secret, nothing optional set. Callers set what they know.
+pub(crate) fn new_row(
+    client_id: String,
+    client_name: String,
+    registration: &str,
+    now: Timestamp,
+) -> ClientRow {
+    ClientRow {
+        id: Id::new_random(),
+        client_id,
+        client_secret_hash: None,
+        client_name,
+        client_description: None,
+        client_type: client_type(false),
+        redirect_uris: "[]".to_owned(),
+        allowed_scopes: "[]".to_owned(),
+        access_token_lifetime: 3600,
+        refresh_token_lifetime: 604_800,
+        is_active: true,
+        owner_user_id: None,
+        mcp_server_url: None,
+        created_at: now,
+        updated_at: now,
+        application_type: "web".to_owned(),
+        grant_types: json_list(&["authorization_code".to_owned()]),
+        registration: registration.to_owned(),
+        registration_token_hash: None,
+        metadata_expires_at: None,
+        client_uri: None,
+    }
+}
+
+/// `confidential` or `public`.
+pub(crate) fn client_type(confidential: bool) -> String {
+    if confidential {
+        "confidential"
+    } else {
+        "public"
+    }
+    .to_owned()
+}
+
 /// The grants of a client registered by an administrator: the
 /// authorization code flow with refresh, and for confidential clients
 /// client_credentials too.
@@ -134,32 +177,15 @@ pub async fn register_client(
         (None, None)
     };
     let row = ClientRow {
-        id: Id::new_random(),
-        client_id: random_token(32),
         client_secret_hash: stored,
-        client_name: new.name,
         client_description: new.description,
-        client_type: if new.confidential {
-            "confidential"
-        } else {
-            "public"
-        }
-        .to_owned(),
+        client_type: client_type(new.confidential),
         redirect_uris: json_list(&new.redirect_uris),
         allowed_scopes: json_list(&new.scopes),
-        access_token_lifetime: 3600,
-        refresh_token_lifetime: 604_800,
-        is_active: true,
         owner_user_id: Some(caller.user_id()),
         mcp_server_url: new.mcp_server_url,
-        created_at: now,
-        updated_at: now,
-        application_type: "web".to_owned(),
         grant_types: json_list(&default_grant_types(new.confidential)),
-        registration: "managed".to_owned(),
-        registration_token_hash: None,
-        metadata_expires_at: None,
-        client_uri: None,
+        ..new_row(random_token(32), new.name, "managed", now)
     };
     let mut conn = connection(state).await?;
     clients::insert_client(&mut conn, &row).await?;

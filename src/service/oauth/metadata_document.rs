@@ -20,13 +20,12 @@ use std::time::{Duration, Instant};
 use chrono::Duration as ChronoDuration;
 use serde_json::{Map, Value as Json};
 
-use super::clients::json_list;
+use super::clients::{json_list, new_row};
 use super::{OAuthError, ProtocolError};
 use crate::db::oauth::clients::{self, ClientChangeset, ClientRow};
 use crate::domain::oauth::{
     DEFAULT_SCOPES, SUPPORTED_SCOPES, check_redirect_uri, is_loopback_uri, parse_scope,
 };
-use crate::domain::types::Id;
 use crate::service::connection;
 use crate::state::AppState;
 
@@ -544,27 +543,18 @@ pub async fn authorize_client(
         clients::update_client(conn, client_id, changes, now).await?;
     } else {
         let row = ClientRow {
-            id: Id::new_random(),
-            client_id: client_id.to_owned(),
-            client_secret_hash: None,
-            client_name: document.client_name,
-            client_description: None,
-            client_type: "public".to_owned(),
             redirect_uris: json_list(&document.redirect_uris),
             allowed_scopes: json_list(&document.scope),
-            access_token_lifetime: 3600,
-            refresh_token_lifetime: 604_800,
-            is_active: true,
-            owner_user_id: None,
-            mcp_server_url: None,
-            created_at: now,
-            updated_at: now,
             application_type,
             grant_types: json_list(&document.grant_types),
-            registration: "metadata_document".to_owned(),
-            registration_token_hash: None,
             metadata_expires_at: expires,
             client_uri: document.client_uri,
+            ..new_row(
+                client_id.to_owned(),
+                document.client_name,
+                "metadata_document",
+                now,
+            )
         };
         // Two first requests at once: the second insert fails on the
         // unique client_id and reads the first one's row.

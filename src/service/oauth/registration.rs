@@ -8,7 +8,7 @@
 use secrecy::ExposeSecret as _;
 use serde_json::{Map, Value as Json, json};
 
-use super::clients::{json_list, new_secret};
+use super::clients::{client_type, json_list, new_row, new_secret};
 use super::{OAuthError, ProtocolError};
 use crate::auth::digest::{constant_time_eq, random_token, sha256_hex};
 use crate::config::Registration;
@@ -16,7 +16,6 @@ use crate::db::oauth::clients::{self, ClientChangeset, ClientRow};
 use crate::domain::oauth::{
     DEFAULT_SCOPES, SUPPORTED_SCOPES, check_redirect_uri, is_loopback_uri, join_scope, parse_scope,
 };
-use crate::domain::types::Id;
 use crate::error::Error;
 use crate::service::connection;
 use crate::state::AppState;
@@ -318,35 +317,18 @@ pub async fn register(
     };
     let registration_token = random_token(48);
     let row = ClientRow {
-        id: Id::new_random(),
-        client_id: random_token(32),
         client_secret_hash: stored,
-        client_name: metadata.client_name,
-        client_description: None,
-        client_type: if metadata.confidential {
-            "confidential"
-        } else {
-            "public"
-        }
-        .to_owned(),
+        client_type: client_type(metadata.confidential),
         redirect_uris: json_list(&metadata.redirect_uris),
         allowed_scopes: json_list(&metadata.scope),
-        access_token_lifetime: 3600,
-        refresh_token_lifetime: 604_800,
-        is_active: true,
-        owner_user_id: None,
-        mcp_server_url: None,
-        created_at: now,
-        updated_at: now,
         application_type: if metadata.native { "native" } else { "web" }.to_owned(),
         grant_types: json_list(&metadata.grant_types),
-        registration: "dynamic".to_owned(),
         registration_token_hash: Some(format!(
             "sha256${}",
             sha256_hex(registration_token.as_bytes())
         )),
-        metadata_expires_at: None,
         client_uri: metadata.client_uri,
+        ..new_row(random_token(32), metadata.client_name, "dynamic", now)
     };
     let mut conn = connection(state).await?;
     clients::insert_client(&mut conn, &row).await?;

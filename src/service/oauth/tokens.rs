@@ -724,8 +724,8 @@ fn access_first(hint: Option<&str>, default_access: bool) -> bool {
 /// Who an active access token belongs to.
 #[derive(Debug, Clone)]
 enum Holder {
-    /// A user's grant, with its refresh record.
-    User(Box<RefreshRow>),
+    /// A user's grant: its refresh record and the (usable) user.
+    User(Box<(RefreshRow, UserRow)>),
     /// A client_credentials token of this client.
     Client(String),
 }
@@ -733,7 +733,7 @@ enum Holder {
 impl Holder {
     fn client_id(&self) -> &str {
         match self {
-            Self::User(record) => &record.client_id,
+            Self::User(grant) => &grant.0.client_id,
             Self::Client(client_id) => client_id,
         }
     }
@@ -792,9 +792,9 @@ async fn holder(conn: &mut DbConn, claims: &Map<String, Json>) -> Result<Option<
     else {
         return Ok(None);
     };
-    Ok(parties_active(conn, &record)
+    Ok(active_user(conn, &record)
         .await?
-        .then_some(Holder::User(Box::new(record))))
+        .map(|user| Holder::User(Box::new((record, user)))))
 }
 
 /// The caller behind a provider access token presented to identityd's own
@@ -824,13 +824,10 @@ pub async fn api_principal(
         return Err(Error::CredentialsUnverifiable);
     }
     let mut conn = connection(state).await?;
-    let Some(Holder::User(record)) = holder(&mut conn, &claims).await? else {
+    let Some(Holder::User(grant)) = holder(&mut conn, &claims).await? else {
         return Err(Error::SessionEnded);
     };
-    let user = users::find_user_by_id(&mut conn, record.user_id)
-        .await?
-        .filter(UserRow::is_usable)
-        .ok_or(Error::BearerUserInactive)?;
+    let (record, user) = *grant;
     let scopes = claims
         .get("scope")
         .and_then(Json::as_str)
@@ -853,10 +850,11 @@ pub async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Json>
     }
     let now = state.clock.now();
     let mut conn = connection(state).await?;
-    let Some((claims, Holder::User(record))) = active_access(state, &mut conn, token, now).await?
+    let Some((claims, Holder::User(grant))) = active_access(state, &mut conn, token, now).await?
     else {
         return Err(UserinfoError::InvalidToken);
     };
+    let (record, user) = &*grant;
     let api = state.config.provider.api_resource(&state.config.api_prefix);
     let audience = claims.get("aud").and_then(Json::as_str).unwrap_or_default();
     if audience != record.client_id && audience != api {
@@ -866,11 +864,7 @@ pub async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Json>
     if !scope.iter().any(|s| s == "openid") {
         return Err(UserinfoError::InsufficientScope);
     }
-    let user = users::find_user_by_id(&mut conn, record.user_id)
-        .await?
-        .filter(UserRow::is_usable)
-        .ok_or(UserinfoError::InvalidToken)?;
-    Ok(user_claims(&user, &scope))
+    Ok(user_claims(user, &scope))
 }
 
 /// Why the userinfo endpoint refuses (RFC 6750 §3.1).
@@ -896,26 +890,32 @@ impl From<crate::db::DbError> for UserinfoError {
     }
 }
 
-/// The client and the user of a token are still active.
-async fn parties_active(conn: &mut DbConn, record: &RefreshRow) -> Result<bool, Error> {
-    let client = clients::find_client(conn, &record.client_id).await?;
-    let user = users::find_user_by_id(conn, record.user_id).await?;
-    Ok(client.is_some() && user.is_some_and(|u| u.is_usable()))
+/// The user of a token's grant, while both its client and it are active.
+async fn active_user(conn: &mut DbConn, record: &RefreshRow) -> Result<Option<UserRow>, Error> {
+    if clients::find_client(conn, &record.client_id)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    Ok(users::find_user_by_id(conn, record.user_id)
+        .await?
+        .filter(UserRow::is_usable))
 }
 
-/// A refresh token's record, if it is active now.
+/// A refresh token's record and user, if it is active now.
 async fn active_refresh(
     conn: &mut DbConn,
     token: &str,
     now: Timestamp,
-) -> Result<Option<RefreshRow>, Error> {
+) -> Result<Option<(RefreshRow, UserRow)>, Error> {
     let Some(record) = tokens::find_by_hash(conn, &sha256_hex(token.as_bytes()))
         .await?
         .filter(|r| r.is_live(now))
     else {
         return Ok(None);
     };
-    Ok(parties_active(conn, &record).await?.then_some(record))
+    Ok(active_user(conn, &record).await?.map(|user| (record, user)))
 }
 
 fn required_token(token: Option<String>) -> Result<String, OAuthError> {
@@ -999,18 +999,12 @@ pub async fn introspect(
                 .await?
                 .map(|(claims, holder)| (access_members(&claims), holder))
         } else {
-            match active_refresh(&mut conn, &token, now).await? {
-                Some(record) => {
-                    let email = users::find_user_by_id(&mut conn, record.user_id)
-                        .await?
-                        .map(|u| u.email);
-                    Some((
-                        refresh_members(state, &record, email),
-                        Holder::User(Box::new(record)),
-                    ))
-                }
-                None => None,
-            }
+            active_refresh(&mut conn, &token, now)
+                .await?
+                .map(|(record, user)| {
+                    let members = refresh_members(state, &record, Some(user.email.clone()));
+                    (members, Holder::User(Box::new((record, user))))
+                })
         };
         if found.is_some() {
             break;
